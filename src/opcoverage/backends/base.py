@@ -1,0 +1,103 @@
+"""Backend protocol: what a framework module implements to offer targets and run samples on them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Protocol, runtime_checkable
+
+import numpy as np
+
+from opcoverage.catalog.spec import OpSpec
+from opcoverage.types import Sample, Status
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """One device a backend knows, whether it can run here, and why not when it cannot."""
+
+    device: str
+    available: bool
+    reason: str = ""
+    name: str = ""
+    driver: str = ""
+
+
+@dataclass(frozen=True)
+class Execution:
+    """What a backend hands back for one sample: NumPy outputs, the framework-level ops it ran, and where.
+
+    ``fallback`` is set (to a short explanation) when any part of the op ran somewhere other than the target.
+    """
+
+    outputs: tuple[np.ndarray, ...]
+    dispatched: tuple[str, ...] = ()
+    fallback: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+class NotApplicable(Exception):
+    """Raised by a backend when the framework's own specification does not define this case (skipped, not failed)."""
+
+
+class Unsupported(Exception):
+    """Raised by a backend or an adapter when the framework has no implementation for this case."""
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A framework behind one small protocol. Third parties register one in the ``opcoverage.backends``
+    entry-point group (the entry point may name the class or an instance)::
+
+        # pyproject.toml of a vendor package
+        [project.entry-points."opcoverage.backends"]
+        mychip = "mychip_opcov:MyChipBackend"
+
+        class MyChipBackend:
+            framework = "mychip"          # targets are written mychip:<device>
+            binding = "torch"             # which catalog binding it consumes: torch, jax or onnx
+            def devices(self): return [DeviceInfo("npu", available=mychip.is_available())]
+            def version(self): return {"mychip": mychip.__version__}
+            def run(self, spec, sample, device): ...  # -> Execution
+            def classify(self, error): return Status.ERROR
+    """
+
+    framework: str
+    binding: str
+
+    def devices(self) -> list[DeviceInfo]:
+        """Every device this backend knows, available here or not: ``[DeviceInfo("cpu", True)]``."""
+
+    def normalize_device(self, device: str) -> str:
+        """The canonical spelling of a device name (``CUDAExecutionProvider`` -> ``cuda``)."""
+
+    def version(self) -> dict[str, str]:
+        """Package versions that matter for reproducing results: ``{"torch": "2.13.0"}``."""
+
+    def run(self, spec: OpSpec, sample: Sample, device: str) -> Execution:
+        """Run ``spec``'s binding on ``sample`` on ``device``: ``backend.run(spec, sample, "cpu").outputs``."""
+
+    def classify(self, error: BaseException) -> Status:
+        """``Status.UNSUPPORTED`` when the error says there is no kernel for this op/dtype, else ``Status.ERROR``."""
+
+
+# Messages that mean "no implementation for this op or dtype", across frameworks.
+UNSUPPORTED_PATTERNS = re.compile(
+    r"not implemented for|NotImplementedError|NOT_IMPLEMENTED|UNIMPLEMENTED|Could not find an implementation|"
+    r"is not currently supported|not supported on|does not support|is not supported|unsupported dtype|"
+    r"Unsupported dtype|not currently implemented|no kernel|No kernel|doesn't support|only supports",
+)
+
+
+def classify_by_message(error: BaseException) -> Status:
+    if isinstance(error, (NotImplementedError, Unsupported)):
+        return Status.UNSUPPORTED
+    text = f"{type(error).__name__}: {error}"
+    return Status.UNSUPPORTED if UNSUPPORTED_PATTERNS.search(text) else Status.ERROR
+
+
+def as_output_tuple(value: Any) -> tuple[Any, ...]:
+    """Ops return one array, a tuple/list of arrays (sort, split), or a named tuple (torch.return_types)."""
+    if isinstance(value, (tuple, list)):
+        return tuple(value)
+    return (value,)

@@ -1,0 +1,93 @@
+"""JAX backend: jits a jax binding on an XLA platform, records the jaxpr's primitives, and blocks until ready."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+from typing import Any
+
+import numpy as np
+
+from opcoverage.backends.base import DeviceInfo, Execution, as_output_tuple, classify_by_message
+from opcoverage.catalog.spec import CallBinding, OpSpec
+from opcoverage.types import Sample, Status
+
+KNOWN_DEVICES = ("cpu", "gpu", "tpu")
+_ALIASES = {"cuda": "gpu", "rocm": "gpu"}
+
+
+@functools.lru_cache(maxsize=None)
+def _jax():
+    import jax
+
+    # float64 and int64 samples must stay 64-bit; without this JAX silently narrows them.
+    jax.config.update("jax_enable_x64", True)
+    return jax
+
+
+class JaxBackend:
+    framework = "jax"
+    binding = "jax"
+
+    def devices(self) -> list[DeviceInfo]:
+        if importlib.util.find_spec("jax") is None:
+            return [DeviceInfo(d, False, "package jax is not installed (pip install jax jaxlib)") for d in KNOWN_DEVICES]
+        jax = _jax()
+        out = []
+        for platform in KNOWN_DEVICES:
+            try:
+                devs = jax.devices(platform)
+            except RuntimeError as exc:
+                out.append(DeviceInfo(platform, False, f"no {platform} platform in this jaxlib ({str(exc).splitlines()[0][:120]})"))
+                continue
+            d = devs[0]
+            name = getattr(d, "device_kind", "") or str(d)
+            out.append(DeviceInfo(platform, True, name=name, driver=f"{len(devs)} device(s)"))
+        return out
+
+    def normalize_device(self, device: str) -> str:
+        device = device.lower()
+        return _ALIASES.get(device, device)
+
+    def version(self) -> dict[str, str]:
+        jax = _jax()
+        import jaxlib
+
+        return {"jax": jax.__version__, "jaxlib": jaxlib.__version__}
+
+    def run(self, spec: OpSpec, sample: Sample, device: str) -> Execution:
+        jax = _jax()
+        binding = spec.bindings["jax"]
+        assert isinstance(binding, CallBinding)
+        fn = binding.resolve()
+        kwargs = binding.rename(sample.kwargs)
+        target_device = jax.devices(device)[0]
+        args = [jax.device_put(np.asarray(a), target_device) for a in sample.args]
+
+        def call(*xs):
+            return fn(*xs, **kwargs)
+
+        closed = jax.make_jaxpr(call)(*args)
+        primitives = tuple(dict.fromkeys(_primitives(closed.jaxpr)))
+        result = jax.jit(call)(*args)
+        leaves = jax.tree_util.tree_leaves(result)
+        jax.block_until_ready(leaves)
+        fallback = None
+        for leaf in leaves:
+            placed = {d.platform for d in getattr(leaf, "devices", lambda: set())()}
+            if placed and placed != {target_device.platform}:
+                fallback = f"result placed on {', '.join(sorted(placed))}, not {device}"
+        outputs = tuple(np.asarray(x) for x in as_output_tuple(result if not isinstance(result, dict) else leaves))
+        return Execution(outputs, primitives, fallback)
+
+    def classify(self, error: BaseException) -> Status:
+        return classify_by_message(error)
+
+
+def _primitives(jaxpr: Any):
+    from jax.extend.core import jaxprs_in_params
+
+    for eqn in jaxpr.eqns:
+        yield eqn.primitive.name
+        for sub in jaxprs_in_params(eqn.params):
+            yield from _primitives(getattr(sub, "jaxpr", sub))

@@ -1,0 +1,266 @@
+"""ONNX Runtime backend: builds one single-node ONNX model per case and runs it on an execution provider."""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import importlib.util
+from typing import Any
+
+import numpy as np
+
+from opcoverage.backends.base import DeviceInfo, Execution, NotApplicable, classify_by_message
+from opcoverage.catalog.dtypes import dtype_name, numpy_dtype
+from opcoverage.catalog.spec import OnnxBinding, OnnxCall, OpSpec, resolve_dotted
+from opcoverage.types import Sample, Status
+
+# Short device names for execution providers; the full provider name is accepted as well.
+PROVIDERS = {
+    "cpu": "CPUExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "tensorrt": "TensorrtExecutionProvider",
+    "rocm": "ROCMExecutionProvider",
+    "migraphx": "MIGraphXExecutionProvider",
+    "openvino": "OpenVINOExecutionProvider",
+    "coreml": "CoreMLExecutionProvider",
+    "dml": "DmlExecutionProvider",
+    "qnn": "QNNExecutionProvider",
+    "xnnpack": "XnnpackExecutionProvider",
+    "webgpu": "WebGpuExecutionProvider",
+    "nnapi": "NnapiExecutionProvider",
+    "cann": "CANNExecutionProvider",
+    "acl": "ACLExecutionProvider",
+    "armnn": "ArmNNExecutionProvider",
+    "vitisai": "VitisAIExecutionProvider",
+}
+_BY_PROVIDER = {v.lower(): k for k, v in PROVIDERS.items()}
+
+
+class OnnxRuntimeBackend:
+    framework = "onnxruntime"
+    binding = "onnx"
+
+    def devices(self) -> list[DeviceInfo]:
+        missing = [m for m in ("onnx", "onnxruntime") if importlib.util.find_spec(m) is None]
+        if missing:
+            reason = f"package {' and '.join(missing)} not installed (pip install onnx onnxruntime)"
+            return [DeviceInfo(d, False, reason) for d in PROVIDERS]
+        ort = _ort()
+        available = set(ort.get_available_providers())
+        out = []
+        for device, provider in PROVIDERS.items():
+            if provider in available:
+                name = _cpu_name() if device == "cpu" else provider
+                out.append(DeviceInfo(device, True, name=name, driver=f"{provider}, {ort.get_device()}"))
+            else:
+                out.append(DeviceInfo(device, False, f"{provider} is not in this onnxruntime build "
+                                                     f"({ort.__version__}; it has {', '.join(sorted(available))})"))
+        for provider in sorted(available):
+            if provider.lower() not in _BY_PROVIDER:  # an EP we have no short name for still counts
+                out.append(DeviceInfo(provider, True, name=provider))
+        return out
+
+    def normalize_device(self, device: str) -> str:
+        return _BY_PROVIDER.get(device.lower(), device.lower() if device.lower() in PROVIDERS else device)
+
+    def version(self) -> dict[str, str]:
+        import onnx
+
+        return {"onnxruntime": _ort().__version__, "onnx": onnx.__version__}
+
+    def run(self, spec: OpSpec, sample: Sample, device: str) -> Execution:
+        binding = spec.bindings["onnx"]
+        assert isinstance(binding, OnnxBinding)
+        model, op_type, feeds = build_model(binding, sample, spec.result_dtype)
+        provider = PROVIDERS.get(device, device)
+        fallback = None
+        try:
+            session = _session(model, provider, strict=provider != "CPUExecutionProvider")
+        except Exception as exc:
+            if provider == "CPUExecutionProvider" or not _is_placement_error(exc):
+                raise
+            session = _session(model, provider, strict=False)
+            fallback = f"{provider} did not take the {op_type} node; it ran on CPUExecutionProvider ({_first_line(exc)})"
+        outputs = session.run_with_ort_values(None, {name: _to_ortvalue(a) for name, a in feeds.items()})
+        return Execution(tuple(_from_ortvalue(v) for v in outputs), (op_type,), fallback)
+
+    def classify(self, error: BaseException) -> Status:
+        return classify_by_message(error)
+
+
+@functools.lru_cache(maxsize=None)
+def _ort():
+    import onnxruntime
+
+    onnxruntime.set_default_logger_severity(4)  # errors reach us as exceptions; keep stderr clean
+    return onnxruntime
+
+
+def _cpu_name() -> str:
+    from opcoverage.environment import cpu_model
+
+    return cpu_model()
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+
+
+def _is_placement_error(exc: BaseException) -> bool:
+    text = str(exc)
+    return "fallback" in text.lower() or "assign" in text.lower() or "NOT_IMPLEMENTED" in text
+
+
+@functools.lru_cache(maxsize=256)
+def _session(model: bytes, provider: str, strict: bool):
+    ort = _ort()
+    options = ort.SessionOptions()
+    options.log_severity_level = 4
+    options.intra_op_num_threads = 0
+    if strict:
+        options.add_session_config_entry("session.disable_cpu_ep_fallback", "1")
+        providers = [provider]
+    else:
+        providers = [provider] if provider == "CPUExecutionProvider" else [provider, "CPUExecutionProvider"]
+    return ort.InferenceSession(model, options, providers=providers)
+
+
+def _onnx_type(dtype: np.dtype) -> int:
+    from onnx import TensorProto, helper
+
+    if dtype_name(dtype) == "bfloat16":
+        return TensorProto.BFLOAT16
+    return helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+
+
+def _constant(value: Any, dtype: str) -> np.ndarray:
+    if isinstance(value, np.ndarray):
+        return value
+    array = np.asarray(value)
+    if array.dtype.kind in "biu":  # axes, shapes, pads, k: ONNX takes these as 1-D int64 tensors
+        return np.atleast_1d(array.astype(np.int64) if array.dtype.kind != "b" else array)
+    return array.astype(numpy_dtype(dtype) if dtype != "bool" else np.float32)
+
+
+def node_call(binding: OnnxBinding, sample: Sample) -> OnnxCall:
+    """Map a sample onto the node's inputs and attributes, through the adapter when the binding names one."""
+    if binding.adapter:
+        return resolve_dotted(binding.adapter)(list(sample.args), dict(sample.kwargs))
+    refs = binding.inputs if binding.inputs is not None else tuple(range(len(sample.args)))
+    inputs: list[Any] = []
+    constants = set()
+    for ref in refs:
+        if isinstance(ref, int):
+            inputs.append(sample.args[ref])
+        elif ref == "":
+            inputs.append(None)
+        elif isinstance(ref, str) and ref.startswith("$"):
+            if ref[1:] in sample.kwargs and sample.kwargs[ref[1:]] is not None:
+                constants.add(len(inputs))
+                inputs.append(_constant(sample.kwargs[ref[1:]], sample.dtype))
+            else:
+                inputs.append(None)
+        else:
+            raise ValueError(f"onnx input reference {ref!r} is neither an index, '' nor '$kwarg'")
+    attributes = {}
+    for name, value in binding.attributes.items():
+        if isinstance(value, str) and value.startswith("$"):
+            if value[1:] not in sample.kwargs:
+                continue
+            value = sample.kwargs[value[1:]]
+        attributes[name] = int(value) if isinstance(value, bool) else value
+    return OnnxCall(tuple(inputs), attributes, frozenset(constants))
+
+
+def build_model(binding: OnnxBinding, sample: Sample, result_dtype: tuple[str, ...],
+                n_outputs: int | None = None) -> tuple[bytes, str, dict[str, np.ndarray]]:
+    """One single-node model for this sample; returns (serialized model, op_type, feeds by input name)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    call = node_call(binding, sample)
+    op_type = call.op_type or binding.op_type
+    names, graph_inputs, initializers, feeds = [], [], [], {}
+    while call.inputs and call.inputs[-1] is None:  # trailing optional inputs are simply left off
+        call = OnnxCall(call.inputs[:-1], call.attributes, call.constants, call.op_type, call.n_outputs)
+    for i, value in enumerate(call.inputs):
+        if value is None:
+            names.append("")
+            continue
+        name = f"x{i}"
+        names.append(name)
+        value = np.asarray(value)
+        if i in call.constants:
+            initializers.append(_initializer(name, value))
+        else:
+            graph_inputs.append(helper.make_tensor_value_info(name, _onnx_type(value.dtype), list(value.shape)))
+            feeds[name] = value
+    count = n_outputs or _output_count(binding, op_type, call, sample)
+    outputs = [f"y{i}" for i in range(count)]
+    node = helper.make_node(op_type, names, outputs, domain=binding.domain or None, **call.attributes)
+    opset = binding.opset or onnx.defs.onnx_opset_version()
+    opsets = [helper.make_opsetid("", opset if not binding.domain else onnx.defs.onnx_opset_version())]
+    if binding.domain:
+        opsets.append(helper.make_opsetid(binding.domain, binding.opset or 1))
+    undefined = [helper.make_tensor_value_info(o, TensorProto.UNDEFINED, None) for o in outputs]
+    graph = helper.make_graph([node], f"opcoverage_{sample.op}", graph_inputs, undefined, initializer=initializers)
+    model = helper.make_model(graph, opset_imports=opsets, producer_name="opcoverage")
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
+    except onnx.shape_inference.InferenceError as exc:
+        if any(m in str(exc) for m in ("Type Error", "has unsupported type", "type constraint")):
+            raise NotApplicable(f"the ONNX {op_type} schema does not define these input types: {_first_line(exc)}") from None
+        raise
+    typed = []
+    for o, out in zip(outputs, inferred.graph.output):
+        elem = out.type.tensor_type.elem_type
+        if elem == TensorProto.UNDEFINED:  # inference could not tell; assume the sample's dtype
+            elem = _onnx_type(numpy_dtype(sample.dtype))
+        typed.append(helper.make_tensor_value_info(o, elem, None))
+    del model.graph.output[:]
+    model.graph.output.extend(typed)
+    return model.SerializeToString(), op_type, feeds
+
+
+def _output_count(binding: OnnxBinding, op_type: str, call: OnnxCall, sample: Sample) -> int:
+    import onnx
+
+    if call.n_outputs is not None:
+        return call.n_outputs
+    if "num_outputs" in call.attributes:
+        return int(call.attributes["num_outputs"])
+    schema = onnx.defs.get_schema(op_type, binding.opset or onnx.defs.onnx_opset_version(), binding.domain)
+    if schema.max_output == 1 or not schema.outputs:
+        return 1
+    optional = onnx.defs.OpSchema.FormalParameterOption.Optional
+    return max(1, sum(1 for o in schema.outputs if o.option != optional))
+
+
+def _initializer(name: str, value: np.ndarray):
+    from onnx import helper, numpy_helper
+
+    if dtype_name(value.dtype) == "bfloat16":
+        return helper.make_tensor(name, _onnx_type(value.dtype), value.shape, value.view(np.uint16).tobytes(), raw=True)
+    return numpy_helper.from_array(value, name)
+
+
+def _to_ortvalue(array: np.ndarray):
+    ort = _ort()
+    array = np.require(array, requirements='C')
+    if dtype_name(array.dtype) == "bfloat16":
+        from onnx import TensorProto
+
+        return ort.OrtValue.ortvalue_from_numpy_with_onnx_type(array.view(np.uint16), TensorProto.BFLOAT16)
+    return ort.OrtValue.ortvalue_from_numpy(array)
+
+
+def _from_ortvalue(value) -> np.ndarray:
+    if value.data_type() == "tensor(bfloat16)":  # NumPy has no bfloat16: copy the bits out of host memory
+        import ml_dtypes
+
+        shape = tuple(value.shape())
+        out = np.empty(shape, dtype=np.uint16)
+        if out.size:
+            ctypes.memmove(out.ctypes.data, value.data_ptr(), value.tensor_size_in_bytes())
+        return out.view(ml_dtypes.bfloat16)
+    return value.numpy()

@@ -1,0 +1,137 @@
+"""torch backend: runs a torch binding on any torch device type, recording the aten overloads it dispatched."""
+
+from __future__ import annotations
+
+import importlib.util
+import warnings
+from typing import Any
+
+import numpy as np
+
+from opcoverage.backends.base import DeviceInfo, Execution, as_output_tuple, classify_by_message
+from opcoverage.catalog.spec import CallBinding, OpSpec
+from opcoverage.types import Sample, Status
+
+KNOWN_DEVICES = ("cpu", "cuda", "mps", "xpu")
+# Warnings that mean part of the op ran on the CPU instead of the target (the MPS fallback, for one).
+FALLBACK_MARKERS = ("fall back to run on the CPU", "falling back to CPU", "fallback to CPU")
+
+
+class TorchBackend:
+    framework = "torch"
+    binding = "torch"
+
+    def _torch(self):
+        import torch
+
+        return torch
+
+    def devices(self) -> list[DeviceInfo]:
+        if importlib.util.find_spec("torch") is None:
+            return [DeviceInfo(d, False, "package torch is not installed (pip install torch)") for d in KNOWN_DEVICES]
+        return [self.probe(d) for d in KNOWN_DEVICES]
+
+    def probe(self, device: str) -> DeviceInfo:
+        if importlib.util.find_spec("torch") is None:
+            return DeviceInfo(device, False, "package torch is not installed (pip install torch)")
+        torch = self._torch()
+        if device == "cpu":
+            return DeviceInfo("cpu", True, name=_cpu_name(), driver=f"threads={torch.get_num_threads()}")
+        module = getattr(torch, device, None)
+        is_available = getattr(module, "is_available", None)
+        if is_available is None:
+            return DeviceInfo(device, False, f"torch {torch.__version__} has no device type {device!r}")
+        try:
+            ok = bool(is_available())
+        except Exception as exc:  # a broken driver must not break `opcoverage targets`
+            return DeviceInfo(device, False, f"torch.{device}.is_available() raised {exc}")
+        if not ok:
+            return DeviceInfo(device, False, f"no {device} device (torch.{device}.is_available() is False)")
+        name, driver = "", ""
+        get_name = getattr(module, "get_device_name", None)
+        if get_name is not None:
+            try:
+                name = str(get_name(0))
+            except Exception:
+                name = ""
+        if device == "cuda":
+            driver = f"cuda {torch.version.cuda}" if torch.version.cuda else f"hip {torch.version.hip}"
+        return DeviceInfo(device, True, name=name, driver=driver)
+
+    def normalize_device(self, device: str) -> str:
+        return device.lower().split(":")[0] if device.lower().startswith(KNOWN_DEVICES) else device.lower()
+
+    def version(self) -> dict[str, str]:
+        return {"torch": self._torch().__version__}
+
+    def run(self, spec: OpSpec, sample: Sample, device: str) -> Execution:
+        torch = self._torch()
+        from torch.utils._python_dispatch import TorchDispatchMode
+
+        binding = spec.bindings["torch"]
+        assert isinstance(binding, CallBinding)
+        fn = binding.resolve()
+        args = [to_torch(a, device) for a in sample.args]
+        kwargs = binding.rename(sample.kwargs)
+        dispatched: list[str] = []
+        devices_seen: set[str] = set()
+
+        class Recorder(TorchDispatchMode):
+            def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+                dispatched.append(func.name())
+                out = func(*args, **(kwargs or {}))
+                for t in as_output_tuple(out):
+                    if isinstance(t, torch.Tensor):
+                        devices_seen.add(t.device.type)
+                return out
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with Recorder():
+                result = fn(*args, **kwargs)
+            if device != "cpu":
+                getattr(torch, device).synchronize() if hasattr(getattr(torch, device, None), "synchronize") else None
+        outputs = tuple(from_torch(t) for t in as_output_tuple(result))
+        fallback = None
+        fell_back = [str(w.message) for w in caught if any(m in str(w.message) for m in FALLBACK_MARKERS)]
+        if fell_back:
+            fallback = fell_back[0].splitlines()[0]
+        elif device != "cpu":
+            produced = {t.device.type for t in as_output_tuple(result) if isinstance(t, torch.Tensor)}
+            strays = (produced | devices_seen) - {device}
+            if strays:
+                fallback = f"tensors were produced on {', '.join(sorted(strays))}, not {device}"
+        return Execution(outputs, tuple(dict.fromkeys(dispatched)), fallback)
+
+    def classify(self, error: BaseException) -> Status:
+        return classify_by_message(error)
+
+
+def to_torch(array: np.ndarray, device: str) -> Any:
+    import torch
+
+    if array.dtype.name == "bfloat16":  # NumPy has no bfloat16; carry the bits through int16
+        tensor = torch.from_numpy(np.require(array, requirements='C').view(np.int16)).view(torch.bfloat16)
+    else:
+        tensor = torch.from_numpy(np.require(array, requirements='C'))
+    return tensor.to(device)
+
+
+def from_torch(value: Any) -> np.ndarray:
+    import ml_dtypes
+    import torch
+
+    if not isinstance(value, torch.Tensor):
+        return np.asarray(value)
+    value = value.detach().cpu()
+    if value.dtype == torch.bfloat16:
+        return value.contiguous().view(torch.int16).numpy().view(ml_dtypes.bfloat16)
+    if value.is_conj():
+        value = value.resolve_conj()
+    return value.numpy()
+
+
+def _cpu_name() -> str:
+    from opcoverage.environment import cpu_model
+
+    return cpu_model()

@@ -1,0 +1,108 @@
+"""Comparison: a backend's outputs against the reference's, giving pass or mismatch with the errors that matter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from opcoverage.catalog.dtypes import dtype_name, is_floating
+from opcoverage.catalog.spec import OpSpec, Tolerance
+from opcoverage.types import Status
+
+# Defaults follow torch.testing's for float32/float16/bfloat16, with a float16/bfloat16 atol that admits one
+# rounding of a value of magnitude ~1 (a reference in float64 is exact where the backend must round).
+DEFAULT_TOLERANCES: dict[str, Tolerance] = {
+    "float64": Tolerance(1e-7, 1e-7),
+    "float32": Tolerance(1.3e-6, 1e-5),
+    "float16": Tolerance(1e-3, 1e-3),
+    "bfloat16": Tolerance(1.6e-2, 1e-2),
+}
+EXACT = Tolerance(0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    status: Status
+    message: str = ""
+    max_abs_err: float | None = None
+    max_rel_err: float | None = None
+
+
+def tolerance_for(spec: OpSpec, dtype: str) -> Tolerance:
+    if dtype in spec.tolerances:
+        return spec.tolerances[dtype]
+    return DEFAULT_TOLERANCES.get(dtype, EXACT)
+
+
+def expected_dtype_ok(rule: str, input_dtype: str, actual: str) -> bool:
+    """Whether an output's dtype satisfies the spec's result_dtype rule for this input dtype."""
+    if rule == "same":
+        return actual == input_dtype
+    if rule == "index":
+        return actual in ("int32", "int64")
+    if rule == "accumulate":
+        # Integer reductions may widen (torch, NumPy) or keep the input dtype (ONNX); floats keep theirs.
+        if is_floating(input_dtype):
+            return actual == input_dtype
+        widened = actual.startswith(("int", "uint")) and np.dtype(actual).itemsize >= np.dtype(
+            "int8" if input_dtype == "bool" else input_dtype).itemsize
+        return actual == input_dtype or widened
+    if rule == "float":
+        return actual == input_dtype if is_floating(input_dtype) else is_floating(actual)
+    return actual == rule  # an exact dtype name, "bool" and "int64" included
+
+
+def compare(spec: OpSpec, dtype: str, actual: tuple[np.ndarray, ...], expected: tuple[np.ndarray, ...]) -> Comparison:
+    if len(actual) != len(expected):
+        return Comparison(Status.MISMATCH, f"returned {len(actual)} output(s), expected {len(expected)}")
+    rules = spec.result_dtype if len(spec.result_dtype) == len(expected) else spec.result_dtype[:1] * len(expected)
+    worst_abs, worst_rel = 0.0, 0.0
+    problems: list[str] = []
+    for i, (got, want, rule) in enumerate(zip(actual, expected, rules)):
+        label = f"output {i}: " if len(expected) > 1 else ""
+        got_name = dtype_name(got.dtype)
+        if not expected_dtype_ok(rule, dtype, got_name):
+            problems.append(f"{label}dtype {got_name}, expected {rule if rule != 'same' else dtype}")
+            continue
+        if got.shape != want.shape:
+            problems.append(f"{label}shape {list(got.shape)}, expected {list(want.shape)}")
+            continue
+        exact = not (is_floating(got_name) or is_floating(dtype_name(want.dtype)))
+        tol = EXACT if exact else tolerance_for(spec, dtype)
+        abs_err, rel_err, bad, first = _errors(got, want, tol)
+        worst_abs, worst_rel = max(worst_abs, abs_err), max(worst_rel, rel_err)
+        if bad:
+            problems.append(f"{label}{bad} of {want.size} values differ ({first}); "
+                            f"max abs err {abs_err:.3g}, max rel err {rel_err:.3g} at rtol={tol.rtol:g} atol={tol.atol:g}")
+    if problems:
+        return Comparison(Status.MISMATCH, "; ".join(problems), worst_abs, worst_rel)
+    return Comparison(Status.PASS, "", worst_abs, worst_rel)
+
+
+def _errors(got: np.ndarray, want: np.ndarray, tol: Tolerance) -> tuple[float, float, int, str]:
+    """(max abs err, max rel err, count of values out of tolerance, first offending value)."""
+    if want.size == 0:
+        return 0.0, 0.0, 0, ""
+    g = got.astype(np.float64) if got.dtype != np.bool_ else got.astype(np.int64)
+    w = want.astype(np.float64) if want.dtype != np.bool_ else want.astype(np.int64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        nan_ok = np.isnan(g) == np.isnan(w)
+        both_nan = np.isnan(g) & np.isnan(w)
+        same_inf = np.isinf(w) & (g == w)
+        finite = np.isfinite(g) & np.isfinite(w)
+        diff = np.where(finite, np.abs(g - w), 0.0)
+        rel = np.where(finite & (w != 0), diff / np.abs(np.where(w == 0, 1.0, w)), np.where(diff > 0, np.inf, 0.0))
+        ok = both_nan | same_inf | (finite & (diff <= tol.atol + tol.rtol * np.abs(w)))
+        ok &= nan_ok
+    abs_err = float(diff.max()) if diff.size else 0.0
+    rel_err = float(rel[finite].max()) if finite.any() else 0.0
+    nonfinite_mismatch = ~(ok | finite)
+    if nonfinite_mismatch.any():
+        abs_err = rel_err = float("inf")
+    bad = int((~ok).sum())
+    first = ""
+    if bad:
+        idx = tuple(int(i) for i in np.argwhere(~ok)[0])
+        first = f"first at {list(idx)}: got {float(g[idx]):.6g}, expected {float(w[idx]):.6g}"
+    return abs_err, rel_err, bad, first

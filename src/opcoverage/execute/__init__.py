@@ -1,0 +1,1 @@
+"""Execution: plan cases from the catalog and targets, then run each one to a CaseResult."""

@@ -1,0 +1,116 @@
+"""Run options, defined once: the CLI flags (--targets), the pytest options (--opcov-targets) and OPCOV_* variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from opcoverage.errors import UsageError
+
+
+def _split(text: str | list[str] | None) -> list[str]:
+    if not text:
+        return []
+    parts = text if isinstance(text, list) else [text]
+    return [item.strip() for part in parts for item in str(part).split(",") if item.strip()]
+
+
+def _int(text: Any) -> int:
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        raise UsageError(f"expected an integer, got {text!r}") from None
+
+
+@dataclass(frozen=True)
+class Option:
+    """One run option. ``dest`` names it in RunConfig; flags derive from it unless given."""
+
+    dest: str
+    help: str
+    parse: Callable[[Any], Any]
+    default: Any = None
+    metavar: str | None = None
+    cli: str | None = None
+    pytest: str | None = None
+    repeat: bool = False
+
+    @property
+    def cli_flag(self) -> str:
+        return self.cli or "--" + self.dest.replace("_", "-")
+
+    @property
+    def pytest_flag(self) -> str:
+        return self.pytest or "--opcov-" + self.dest.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return "OPCOV_" + self.dest.upper()
+
+
+RUN_OPTIONS: tuple[Option, ...] = (
+    Option("targets", "comma-separated targets such as torch:cpu,jax:cpu,onnxruntime:cpu (default: every available one)",
+           _split, [], "T,T"),
+    Option("ops", "comma-separated op names to run (default: the whole catalog)", _split, [], "OP,OP"),
+    Option("dtypes", "comma-separated dtypes to run (default: each op's own list)", _split, [], "DT,DT"),
+    Option("cases", "comma-separated case ids or glob patterns (add-torch:cpu-float16-s0, 'add-*-s1')", _split, [],
+           "ID,ID"),
+    Option("specs", "a folder of *.toml op specs used instead of the shipped catalog; repeat to combine, "
+                    "'builtin' names the shipped one", lambda v: _split(v) or [], [], "DIR", repeat=True),
+    Option("seed", "seed for sample generation; the same seed gives the same samples", _int, 0, "N"),
+    Option("samples", "quick (a few samples per op) or full (every edge case)", str, "quick", "MODE"),
+    Option("expect", "a folder of expected-failure files (<framework>-<device>.toml); unexpected failures fail the run",
+           lambda v: Path(v) if v else None, None, "DIR"),
+    Option("out", "write the results file (JSON) here", lambda v: Path(v) if v else None, None, "FILE",
+           pytest="--opcov-json"),
+)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    targets: list[str] = field(default_factory=list)
+    ops: list[str] = field(default_factory=list)
+    dtypes: list[str] = field(default_factory=list)
+    cases: list[str] = field(default_factory=list)
+    specs: list[str] = field(default_factory=list)
+    seed: int = 0
+    samples: str = "quick"
+    expect: Path | None = None
+    out: Path | None = None
+
+    @classmethod
+    def from_values(cls, get: Callable[[Option], Any]) -> "RunConfig":
+        """Build from any option source: an argparse namespace, a pytest config. Unset values fall back to OPCOV_*."""
+        values = {}
+        for option in RUN_OPTIONS:
+            raw = get(option)
+            if raw in (None, [], "") and os.environ.get(option.env):
+                raw = os.environ[option.env]
+            values[option.dest] = option.parse(raw) if raw not in (None, [], "") else option.default
+        config = cls(**values)
+        if config.samples not in ("quick", "full"):
+            raise UsageError(f"--samples must be quick or full, not {config.samples!r}")
+        return config
+
+
+def add_argparse_options(parser) -> None:
+    for option in RUN_OPTIONS:
+        parser.add_argument(option.cli_flag, dest=option.dest, metavar=option.metavar, help=option.help,
+                            action="append" if option.repeat else "store", default=None)
+
+
+def add_pytest_options(group) -> None:
+    for option in RUN_OPTIONS:
+        group.addoption(option.pytest_flag, dest=f"opcov_{option.dest}", metavar=option.metavar,
+                        help=f"{option.help} [env {option.env}]",
+                        action="append" if option.repeat else "store", default=None)
+
+
+def from_argparse(namespace) -> RunConfig:
+    return RunConfig.from_values(lambda o: getattr(namespace, o.dest, None))
+
+
+def from_pytest(config) -> RunConfig:
+    return RunConfig.from_values(lambda o: config.getoption(f"opcov_{o.dest}"))

@@ -1,0 +1,143 @@
+"""Core records shared by every stage: targets, statuses, samples, case results and case ids."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+from opcoverage.errors import UsageError
+
+
+class Status(str, enum.Enum):
+    """The verdict of one case. Ordered from best to worst for roll-ups."""
+
+    PASS = "pass"
+    MISMATCH = "mismatch"
+    UNSUPPORTED = "unsupported"
+    ERROR = "error"
+    FALLBACK = "fallback"
+    CRASH = "crash"
+    TIMEOUT = "timeout"
+    SKIPPED = "skipped"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def is_failure(self) -> bool:
+        """Ran (or tried to) and did not pass; skipped cases are not failures."""
+        return self not in (Status.PASS, Status.SKIPPED)
+
+
+@dataclass(frozen=True, order=True)
+class Target:
+    """A framework plus a device, written ``framework:device`` (``torch:cuda``)."""
+
+    framework: str
+    device: str
+
+    def __str__(self) -> str:
+        return f"{self.framework}:{self.device}"
+
+    @classmethod
+    def parse(cls, text: str) -> "Target":
+        framework, sep, device = text.strip().partition(":")
+        if not sep or not framework or not device:
+            raise UsageError(
+                f"target {text!r} is not of the form framework:device; write e.g. torch:cpu, jax:gpu, onnxruntime:cuda"
+            )
+        return cls(framework.lower(), device)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One concrete input of one op in one dtype: NumPy arrays plus keyword arguments."""
+
+    op: str
+    dtype: str
+    index: int
+    args: tuple[np.ndarray, ...]
+    kwargs: Mapping[str, Any]
+    label: str
+    seed: int
+
+    @property
+    def id(self) -> str:
+        return f"s{self.index}"
+
+    def describe(self) -> str:
+        shapes = ", ".join(f"{a.dtype}{list(a.shape)}" for a in self.args)
+        extra = ", ".join(f"{k}={v!r}" for k, v in sorted(self.kwargs.items()))
+        return f"{self.label}: ({shapes}{', ' if shapes and extra else ''}{extra})"
+
+
+def case_id(op: str, target: Target | str, dtype: str, sample_id: str) -> str:
+    """The one stable, greppable id of a case, used by the CLI, pytest, results and reports."""
+    return f"{op}-{target}-{dtype}-{sample_id}"
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """The outcome of one case (op x target x dtype x sample)."""
+
+    op: str
+    target: str
+    dtype: str
+    sample: str
+    status: Status
+    message: str = ""
+    sample_desc: str = ""
+    max_abs_err: float | None = None
+    max_rel_err: float | None = None
+    dispatched: tuple[str, ...] = ()
+    reference: str = ""
+    duration_s: float | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return case_id(self.op, self.target, self.dtype, self.sample)
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.op, self.target, self.dtype, self.sample)
+
+    def to_json(self) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "op": self.op,
+            "target": self.target,
+            "dtype": self.dtype,
+            "sample": self.sample,
+            "status": self.status.value,
+            "message": self.message,
+            "sample_desc": self.sample_desc,
+            "max_abs_err": self.max_abs_err,
+            "max_rel_err": self.max_rel_err,
+            "dispatched": list(self.dispatched),
+            "reference": self.reference,
+            "duration_s": self.duration_s,
+        }
+        if self.extra:
+            record["extra"] = dict(self.extra)
+        return record
+
+    @classmethod
+    def from_json(cls, record: Mapping[str, Any]) -> "CaseResult":
+        return cls(
+            op=record["op"],
+            target=record["target"],
+            dtype=record["dtype"],
+            sample=record["sample"],
+            status=Status(record["status"]),
+            message=record.get("message", ""),
+            sample_desc=record.get("sample_desc", ""),
+            max_abs_err=record.get("max_abs_err"),
+            max_rel_err=record.get("max_rel_err"),
+            dispatched=tuple(record.get("dispatched", ())),
+            reference=record.get("reference", ""),
+            duration_s=record.get("duration_s"),
+            extra=dict(record.get("extra", {})),
+        )
