@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -74,6 +75,11 @@ class Sample:
         return f"{self.label}: ({shapes}{', ' if shapes and extra else ''}{extra})"
 
 
+def _finite_or_none(value: float | None) -> float | None:
+    """JSON has no inf/NaN; a non-finite error (NaN where a number was expected) is spelled out in the message."""
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
 def case_id(op: str, target: Target | str, dtype: str, sample_id: str) -> str:
     """The one stable, greppable id of a case, used by the CLI, pytest, results and reports."""
     return f"{op}-{target}-{dtype}-{sample_id}"
@@ -114,8 +120,8 @@ class CaseResult:
             "status": self.status.value,
             "message": self.message,
             "sample_desc": self.sample_desc,
-            "max_abs_err": self.max_abs_err,
-            "max_rel_err": self.max_rel_err,
+            "max_abs_err": _finite_or_none(self.max_abs_err),
+            "max_rel_err": _finite_or_none(self.max_rel_err),
             "dispatched": list(self.dispatched),
             "reference": self.reference,
             "duration_s": self.duration_s,

@@ -34,6 +34,8 @@ PROVIDERS = {
     "vitisai": "VitisAIExecutionProvider",
 }
 _BY_PROVIDER = {v.lower(): k for k, v in PROVIDERS.items()}
+# Providers that forward to remote endpoints instead of running kernels here: never a target.
+NOT_COMPUTE = ("AzureExecutionProvider",)
 
 
 class OnnxRuntimeBackend:
@@ -55,7 +57,7 @@ class OnnxRuntimeBackend:
             else:
                 out.append(DeviceInfo(device, False, f"{provider} is not in this onnxruntime build "
                                                      f"({ort.__version__}; it has {', '.join(sorted(available))})"))
-        for provider in sorted(available):
+        for provider in sorted(available - set(NOT_COMPUTE)):
             if provider.lower() not in _BY_PROVIDER:  # an EP we have no short name for still counts
                 out.append(DeviceInfo(provider, True, name=provider))
         return out

@@ -1,0 +1,179 @@
+"""Command line: `opcoverage targets | catalog | run | report | merge | check`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from opcoverage import __version__
+from opcoverage.errors import UsageError
+from opcoverage.options import add_argparse_options, from_argparse
+
+EXIT_OK, EXIT_GATE, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse's own errors: one line, exit 2
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def _cmd_targets(args) -> int:
+    from tabulate import tabulate
+
+    from opcoverage.backends import all_targets
+
+    rows = [(str(t), "yes" if i.available else "no", i.name if i.available else i.reason, i.driver)
+            for t, i in all_targets()]
+    if args.json:
+        print(json.dumps([{"target": r[0], "available": r[1] == "yes", "detail": r[2], "driver": r[3]} for r in rows],
+                         indent=1))
+    else:
+        print(tabulate(rows, headers=["target", "available", "device / why not", "driver"], tablefmt="simple"))
+    return EXIT_OK
+
+
+def _cmd_catalog(args) -> int:
+    from opcoverage.catalog.loader import load_catalog
+
+    catalog = load_catalog(args.specs or None)
+    entries = [{"name": op.name, "category": op.category, "samples": op.samples.family, "dtypes": list(op.dtypes),
+                "reference": op.reference.call,
+                "bindings": {k: b.call for k, b in op.bindings.items()}} for op in catalog]
+    if args.json:
+        print(json.dumps({"catalog": catalog.fingerprint, "ops": entries}, indent=1))
+        return EXIT_OK
+    from tabulate import tabulate
+
+    rows = [(e["name"], e["category"], e["samples"], len(e["dtypes"]), e["bindings"].get("torch", "-"),
+             e["bindings"].get("jax", "-"), e["bindings"].get("onnx", "-")) for e in entries]
+    print(tabulate(rows, headers=["op", "category", "samples", "dtypes", "torch", "jax", "onnx"], tablefmt="simple"))
+    print(f"\n{len(entries)} ops (catalog {catalog.fingerprint})")
+    return EXIT_OK
+
+
+def _cmd_run(args) -> int:
+    from opcoverage import expectations as exp
+    from opcoverage import results as res
+    from opcoverage.execute.session import PlainProgress, RunSession
+
+    config = from_argparse(args)
+    expected = exp.load(config.expect) if config.expect else None  # read before running: fail fast on a bad file
+    session = RunSession(config)
+    print(f"opcoverage: running {len(session.cases)} cases on {', '.join(map(str, session.targets))}",
+          file=sys.stderr, flush=True)
+    results = list(session.results(PlainProgress(len(session.cases))))
+    results_file = session.results_file(results)
+    if config.out:
+        res.write(config.out, results_file)
+        print(f"opcoverage: wrote {config.out}", file=sys.stderr)
+    tally = res.counts(results)
+    print("opcoverage: " + ", ".join(f"{v} {k}" for k, v in tally.items()))
+    if expected is not None:
+        return _print_gate(exp.gate(results, expected))
+    return EXIT_OK
+
+
+def _print_gate(report) -> int:
+    for r in report.regressions[:50]:
+        print(f"REGRESSION {r.id}: {r.status.value}: {r.message[:200]}")
+    if len(report.regressions) > 50:
+        print(f"... and {len(report.regressions) - 50} more regressions")
+    for e in report.stale:
+        print(f"STALE {e.target} {e.op} {','.join(e.dtypes) or 'all dtypes'}: now passes; remove it from {e.source}")
+    for e in report.unmatched:
+        print(f"UNMATCHED {e.target} {e.op}: matches no case that ran ({e.source})")
+    print(f"opcoverage: {len(report.expected)} expected failures, {len(report.regressions)} regressions, "
+          f"{len(report.stale)} stale expectations")
+    return EXIT_OK if report.ok else EXIT_GATE
+
+
+def _read_all(paths: list[str]):
+    from opcoverage import results as res
+
+    return res.merge([(p, res.read(p)) for p in paths])
+
+
+def _cmd_report(args) -> int:
+    from opcoverage import expectations as exp
+    from opcoverage.report.markdown import render
+
+    merged = _read_all(args.files)
+    gate = exp.gate(merged.results, exp.load(args.expect)) if args.expect else None
+    text = render(merged, [Path(p).name for p in args.files], gate)
+    if args.out:
+        from opcoverage.results import write_atomic
+
+        write_atomic(args.out, text)
+        print(f"opcoverage: wrote {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _cmd_merge(args) -> int:
+    from opcoverage import results as res
+
+    res.write(args.out, _read_all(args.files))
+    print(f"opcoverage: wrote {args.out}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_check(args) -> int:
+    from opcoverage import expectations as exp
+
+    merged = _read_all(args.files)
+    return _print_gate(exp.gate(merged.results, exp.load(args.expect)))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="opcoverage", description="Operator coverage matrices for ML backends.")
+    parser.add_argument("--version", action="version", version=f"opcoverage {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("targets", help="list every known target and whether it is available here")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_targets)
+
+    p = sub.add_parser("catalog", help="list the catalog's ops and their bindings")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--specs", action="append", metavar="DIR", help="spec folder(s) instead of the shipped catalog")
+    p.set_defaults(func=_cmd_catalog)
+
+    p = sub.add_parser("run", help="run the catalog on targets and write a results file")
+    add_argparse_options(p)
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("report", help="render results file(s) as a Markdown coverage report")
+    p.add_argument("files", nargs="+", metavar="RESULTS.json")
+    p.add_argument("--out", metavar="FILE", help="write the report here (default: stdout)")
+    p.add_argument("--expect", metavar="DIR", help="expected-failure folder: adds regressions and stale entries")
+    p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("merge", help="merge results files (CI shards) into one")
+    p.add_argument("files", nargs="+", metavar="RESULTS.json")
+    p.add_argument("--out", required=True, metavar="FILE")
+    p.set_defaults(func=_cmd_merge)
+
+    p = sub.add_parser("check", help="gate: exit 1 when a failure is not in the expected-failure files")
+    p.add_argument("files", nargs="+", metavar="RESULTS.json")
+    p.add_argument("--expect", required=True, metavar="DIR")
+    p.set_defaults(func=_cmd_check)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+    except UsageError as exc:
+        print(f"opcoverage: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("opcoverage: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Conformance suite for pytest: `pytest --pyargs opcoverage.conformance --opcov-targets torch:cpu`."""

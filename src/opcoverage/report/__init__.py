@@ -1,0 +1,1 @@
+"""Report stage: results -> per-op roll-ups -> Markdown tables."""

@@ -1,0 +1,118 @@
+"""Roll-ups: case results folded into per (op, target) and (op, target, dtype) coverage levels."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Iterable
+
+from opcoverage.types import CaseResult, Status
+
+
+class Level:
+    FULL = "full"
+    PARTIAL = "partial"
+    NONE = "none"
+    NA = "n/a"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """The coverage of a group of cases: the level, and which failure kinds it holds."""
+
+    level: str
+    statuses: frozenset[Status]
+    failing_dtypes: tuple[str, ...] = ()
+    ran: int = 0
+    passed: int = 0
+
+    @property
+    def wrong(self) -> bool:
+        return Status.MISMATCH in self.statuses
+
+    @property
+    def fallback(self) -> bool:
+        return Status.FALLBACK in self.statuses
+
+
+def cell_of(results: Iterable[CaseResult], dtype_order: tuple[str, ...] = ()) -> Cell:
+    results = [r for r in results if r.status is not Status.SKIPPED]
+    if not results:
+        return Cell(Level.NA, frozenset())
+    statuses = frozenset(r.status for r in results)
+    passed = sum(r.status is Status.PASS for r in results)
+    level = Level.FULL if passed == len(results) else Level.PARTIAL if passed else Level.NONE
+    failing = {r.dtype for r in results if r.status.is_failure}
+    ordered = tuple(d for d in dtype_order if d in failing) + tuple(sorted(failing - set(dtype_order)))
+    return Cell(level, statuses, ordered, len(results), passed)
+
+
+@dataclass(frozen=True)
+class Rollup:
+    ops: tuple[str, ...]
+    targets: tuple[str, ...]
+    dtypes: tuple[str, ...]
+    categories: dict[str, str]
+    by_op_target: dict[tuple[str, str], Cell]
+    by_op_target_dtype: dict[tuple[str, str, str], Cell]
+
+
+DTYPE_ORDER = ("float32", "float64", "float16", "bfloat16", "int8", "uint8", "int16", "int32", "int64", "bool")
+
+
+def rollup(results: list[CaseResult], categories: dict[str, str] | None = None) -> Rollup:
+    grouped: dict[tuple[str, str], list[CaseResult]] = defaultdict(list)
+    grouped_dtype: dict[tuple[str, str, str], list[CaseResult]] = defaultdict(list)
+    ops: dict[str, None] = {}
+    targets: dict[str, None] = {}
+    dtypes: set[str] = set()
+    for r in results:
+        ops.setdefault(r.op)
+        targets.setdefault(r.target)
+        dtypes.add(r.dtype)
+        grouped[(r.op, r.target)].append(r)
+        grouped_dtype[(r.op, r.target, r.dtype)].append(r)
+    dtype_order = tuple(d for d in DTYPE_ORDER if d in dtypes) + tuple(sorted(dtypes - set(DTYPE_ORDER)))
+    return Rollup(
+        ops=tuple(ops),
+        targets=tuple(sorted(targets)),
+        dtypes=dtype_order,
+        categories={op: (categories or {}).get(op, "uncategorized") for op in ops},
+        by_op_target={k: cell_of(v, dtype_order) for k, v in grouped.items()},
+        by_op_target_dtype={k: cell_of(v, dtype_order) for k, v in grouped_dtype.items()},
+    )
+
+
+@dataclass(frozen=True)
+class TargetSummary:
+    target: str
+    full: int
+    partial: int
+    none: int
+    na: int
+    wrong: int
+    fallback: int
+    cases_passed: int
+    cases_ran: int
+
+    @property
+    def ops(self) -> int:
+        return self.full + self.partial + self.none + self.na
+
+
+def summarize(roll: Rollup) -> list[TargetSummary]:
+    out = []
+    for target in roll.targets:
+        cells = [roll.by_op_target.get((op, target), Cell(Level.NA, frozenset())) for op in roll.ops]
+        out.append(TargetSummary(
+            target=target,
+            full=sum(c.level == Level.FULL for c in cells),
+            partial=sum(c.level == Level.PARTIAL for c in cells),
+            none=sum(c.level == Level.NONE for c in cells),
+            na=sum(c.level == Level.NA for c in cells),
+            wrong=sum(c.wrong for c in cells),
+            fallback=sum(c.fallback for c in cells),
+            cases_passed=sum(c.passed for c in cells),
+            cases_ran=sum(c.ran for c in cells),
+        ))
+    return out
