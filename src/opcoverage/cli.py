@@ -56,17 +56,20 @@ def _cmd_catalog(args) -> int:
 def _cmd_run(args) -> int:
     from opcoverage import expectations as exp
     from opcoverage import results as res
-    from opcoverage.execute.session import PlainProgress, RunSession
+    from opcoverage.execute.progress import Progress
+    from opcoverage.execute.session import RunSession
+    from opcoverage.journal import journal_path
 
     config = from_argparse(args)
     expected = exp.load(config.expect) if config.expect else None  # read before running: fail fast on a bad file
     session = RunSession(config)
-    print(f"opcoverage: running {len(session.cases)} cases on {', '.join(map(str, session.targets))}",
-          file=sys.stderr, flush=True)
-    results = list(session.results(PlainProgress(len(session.cases))))
-    results_file = session.results_file(results)
+    print(f"opcoverage: running {len(session.cases)} cases on {', '.join(map(str, session.targets))} "
+          f"with {session.jobs} worker(s)", file=sys.stderr, flush=True)
+    progress = Progress(len(session.cases))
+    results = session.run(progress, on_resumed=progress.skip)
     if config.out:
-        res.write(config.out, results_file)
+        res.write(config.out, session.results_file(results))
+        journal_path(config.out).unlink(missing_ok=True)  # the results file now holds everything it recorded
         print(f"opcoverage: wrote {config.out}", file=sys.stderr)
     tally = res.counts(results)
     print("opcoverage: " + ", ".join(f"{v} {k}" for k, v in tally.items()))

@@ -68,6 +68,36 @@ RUN_OPTIONS: tuple[Option, ...] = (
 )
 
 
+def _float(text: Any) -> float:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise UsageError(f"expected a number of seconds, got {text!r}") from None
+    if value <= 0:
+        raise UsageError(f"--timeout must be positive, got {text!r}")
+    return value
+
+
+def _jobs(text: Any) -> int:
+    value = _int(text)
+    if value < 1:
+        raise UsageError(f"-j/--jobs must be at least 1, got {text!r}")
+    return value
+
+
+def _flag(value: Any) -> bool:
+    return value is True or str(value).lower() in ("1", "true", "yes", "on")
+
+
+# Options of isolated runs: the CLI runs cases in worker processes; pytest runs them in its own process.
+CLI_RUN_OPTIONS: tuple[Option, ...] = (
+    Option("jobs", "worker processes (default: one per core for CPU targets, one for accelerator targets)", _jobs,
+           None, "N", cli="--jobs"),
+    Option("timeout", "seconds a case may run before it is killed and recorded as timeout", _float, 120.0, "SECONDS"),
+    Option("resume", "continue an interrupted run: skip the cases already recorded for --out", _flag, False),
+)
+
+
 @dataclass(frozen=True)
 class RunConfig:
     targets: list[str] = field(default_factory=list)
@@ -79,12 +109,15 @@ class RunConfig:
     samples: str = "quick"
     expect: Path | None = None
     out: Path | None = None
+    jobs: int | None = None
+    timeout: float = 120.0
+    resume: bool = False
 
     @classmethod
-    def from_values(cls, get: Callable[[Option], Any]) -> "RunConfig":
+    def from_values(cls, get: Callable[[Option], Any], cli: bool = False) -> "RunConfig":
         """Build from any option source: an argparse namespace, a pytest config. Unset values fall back to OPCOV_*."""
         values = {}
-        for option in RUN_OPTIONS:
+        for option in RUN_OPTIONS + (CLI_RUN_OPTIONS if cli else ()):
             raw = get(option)
             if raw in (None, [], "") and os.environ.get(option.env):
                 raw = os.environ[option.env]
@@ -96,8 +129,12 @@ class RunConfig:
 
 
 def add_argparse_options(parser) -> None:
-    for option in RUN_OPTIONS:
-        parser.add_argument(option.cli_flag, dest=option.dest, metavar=option.metavar, help=option.help,
+    for option in RUN_OPTIONS + CLI_RUN_OPTIONS:
+        flags = [option.cli_flag] + (["-j"] if option.dest == "jobs" else [])
+        if option.parse is _flag:
+            parser.add_argument(*flags, dest=option.dest, help=option.help, action="store_true", default=None)
+            continue
+        parser.add_argument(*flags, dest=option.dest, metavar=option.metavar, help=option.help,
                             action="append" if option.repeat else "store", default=None)
 
 
@@ -109,7 +146,7 @@ def add_pytest_options(group) -> None:
 
 
 def from_argparse(namespace) -> RunConfig:
-    return RunConfig.from_values(lambda o: getattr(namespace, o.dest, None))
+    return RunConfig.from_values(lambda o: getattr(namespace, o.dest, None), cli=True)
 
 
 def from_pytest(config) -> RunConfig:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Protocol, runtime_checkable
@@ -94,6 +95,13 @@ def classify_by_message(error: BaseException) -> Status:
         return Status.UNSUPPORTED
     text = f"{type(error).__name__}: {error}"
     return Status.UNSUPPORTED if UNSUPPORTED_PATTERNS.search(text) else Status.ERROR
+
+
+def thread_budget() -> int | None:
+    """Threads a backend may use per case: set by the worker pool (OPCOV_THREADS) so that parallel workers
+    do not oversubscribe the cores; None means the framework's own default."""
+    value = os.environ.get("OPCOV_THREADS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else None
 
 
 def as_output_tuple(value: Any) -> tuple[Any, ...]:

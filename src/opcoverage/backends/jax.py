@@ -55,6 +55,12 @@ class JaxBackend:
 
         return {"jax": jax.__version__, "jaxlib": jaxlib.__version__}
 
+    def warm_up(self, device: str) -> None:
+        """Pay backend initialisation and the first compile outside any case's time."""
+        jax = _jax()
+        x = jax.device_put(np.ones(4, np.float32), jax.devices(device)[0])
+        jax.block_until_ready(jax.jit(lambda a: a + 1)(x))
+
     def run(self, spec: OpSpec, sample: Sample, device: str) -> Execution:
         jax = _jax()
         binding = spec.bindings["jax"]

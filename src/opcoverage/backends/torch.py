@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from opcoverage.backends.base import DeviceInfo, Execution, as_output_tuple, classify_by_message
+from opcoverage.backends.base import DeviceInfo, Execution, as_output_tuple, classify_by_message, thread_budget
 from opcoverage.catalog.spec import CallBinding, OpSpec
 from opcoverage.types import Sample, Status
 
@@ -24,6 +24,9 @@ class TorchBackend:
     def _torch(self):
         import torch
 
+        threads = thread_budget()
+        if threads and torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
         return torch
 
     def devices(self) -> list[DeviceInfo]:
@@ -63,6 +66,14 @@ class TorchBackend:
 
     def version(self) -> dict[str, str]:
         return {"torch": self._torch().__version__}
+
+    def warm_up(self, device: str) -> None:
+        """Pay one-time initialisation (lazy imports, allocator, dispatch-mode machinery) outside any case's time."""
+        from opcoverage.catalog.spec import CallBinding, OpSpec, SampleSpec
+
+        spec = OpSpec("warm_up", "", SampleSpec("unary"), ("float32",), CallBinding("numpy.add"),
+                      {"torch": CallBinding("torch.add")})
+        self.run(spec, Sample("warm_up", "float32", 0, (np.ones(4, np.float32),) * 2, {}, "", 0), device)
 
     def run(self, spec: OpSpec, sample: Sample, device: str) -> Execution:
         torch = self._torch()

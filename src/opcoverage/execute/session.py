@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import sys
-import time
-from typing import Callable, Iterator, TextIO
+import os
+from typing import Callable
 
 from opcoverage import environment
 from opcoverage.backends import get_backend, resolve_targets
 from opcoverage.catalog.loader import load_catalog
 from opcoverage.errors import UsageError
+from opcoverage.execute.pool import WorkerConfig, run_isolated
 from opcoverage.execute.runner import Case, plan_cases, run_case
+from opcoverage.journal import Journal, check_identity, journal_path
 from opcoverage.options import RunConfig
 from opcoverage.results import ResultsFile
-from opcoverage.types import CaseResult, Status
+from opcoverage.types import CaseResult
 
 
 class RunSession:
@@ -23,11 +24,16 @@ class RunSession:
         self.config = config
         self.targets = resolve_targets(config.targets)
         bindings = {getattr(get_backend(t.framework), "binding", t.framework) for t in self.targets}
-        self.catalog = load_catalog(config.specs or None, frameworks=bindings & {"torch", "jax", "onnx"})
+        self.frameworks = tuple(sorted(bindings & {"torch", "jax", "onnx"}))
+        self.catalog = load_catalog(config.specs or None, frameworks=self.frameworks)
         self.cases: list[Case] = plan_cases(self.catalog, self.targets, config.ops, config.dtypes, config.cases,
                                             config.seed, config.samples)
         if not self.cases:
             raise UsageError("the filters select no case; check --ops, --dtypes and --cases against `opcoverage catalog`")
+
+    @property
+    def identity(self) -> dict:
+        return {"catalog": self.catalog.fingerprint, "seed": self.config.seed, "samples": self.config.samples}
 
     def environment(self) -> dict:
         env = environment.collect(self.targets, self.config.seed, self.config.samples, self.catalog.fingerprint)
@@ -38,36 +44,60 @@ class RunSession:
         return env
 
     def run_one(self, case: Case) -> CaseResult:
+        """Run a case in this process (the pytest form)."""
         return run_case(self.catalog, case, self.config.seed, self.config.samples)
 
-    def results(self, progress: Callable[[CaseResult], None] | None = None) -> Iterator[CaseResult]:
-        for case in self.cases:
-            result = self.run_one(case)
-            if progress:
-                progress(result)
-            yield result
+    @property
+    def jobs(self) -> int:
+        if self.config.jobs:
+            return self.config.jobs
+        # Accelerators get one worker per device; CPU targets one per core.
+        on_cpu = all(t.device.lower() in ("cpu", "cpuexecutionprovider") for t in self.targets)
+        return (os.cpu_count() or 1) if on_cpu else 1
+
+    def previous_results(self) -> list[CaseResult]:
+        """With --resume and no journal, a finished results file at --out counts as recorded cases."""
+        from opcoverage import results as res
+
+        out = self.config.out
+        if not (self.config.resume and out and out.exists() and not journal_path(out).exists()):
+            return []
+        previous = res.read(out)
+        check_identity(out, previous.environment, self.identity)
+        return list(previous.results)
+
+    def run(self, progress: Callable[[CaseResult], None] | None = None,
+            on_resumed: Callable[[list[CaseResult]], None] | None = None) -> list[CaseResult]:
+        """Run every planned case in isolated workers, journaling each result; returns them in plan order."""
+        if self.config.resume and not self.config.out:
+            raise UsageError("--resume needs --out: it continues the run recorded for that results file")
+        planned = {c.id: i for i, c in enumerate(self.cases)}
+        journal = Journal(journal_path(self.config.out), self.identity) if self.config.out else None
+        carried = self.previous_results()
+        done = {r.id: r for r in carried + (journal.start(self.config.resume) if journal else []) if r.id in planned}
+        if journal and carried:
+            for r in done.values():
+                journal.append(r)
+        if on_resumed and done:
+            on_resumed(list(done.values()))
+        todo = [c for c in self.cases if c.id not in done]
+        worker = WorkerConfig(tuple(self.config.specs), self.frameworks, tuple(map(str, self.targets)),
+                              self.config.seed, self.config.samples,
+                              threads=max(1, (os.cpu_count() or 1) // self.jobs))
+        finished = False
+        try:
+            for result in run_isolated(todo, worker, self.jobs, self.config.timeout) if todo else ():
+                done[result.id] = result
+                if journal:
+                    journal.append(result)
+                if progress:
+                    progress(result)
+            finished = True
+        finally:
+            if journal:
+                journal.close(remove=False)
+        assert finished
+        return sorted(done.values(), key=lambda r: planned[r.id])
 
     def results_file(self, results: list[CaseResult]) -> ResultsFile:
         return ResultsFile(self.environment(), tuple(results))
-
-
-class PlainProgress:
-    """A line every few seconds with counts per status (fit for CI logs)."""
-
-    def __init__(self, total: int, stream: TextIO | None = None, every_s: float = 5.0):
-        self.total, self.stream, self.every_s = total, stream or sys.stderr, every_s
-        self.done = 0
-        self.tally: dict[str, int] = {}
-        self.start = self.last = time.monotonic()
-
-    def __call__(self, result: CaseResult) -> None:
-        self.done += 1
-        self.tally[result.status.value] = self.tally.get(result.status.value, 0) + 1
-        now = time.monotonic()
-        if now - self.last >= self.every_s or self.done == self.total:
-            self.last = now
-            elapsed = now - self.start
-            eta = elapsed / self.done * (self.total - self.done)
-            counts = " ".join(f"{s.value}={self.tally[s.value]}" for s in Status if s.value in self.tally)
-            print(f"[{self.done}/{self.total}] {elapsed:.0f}s elapsed, ~{eta:.0f}s left: {counts}",
-                  file=self.stream, flush=True)

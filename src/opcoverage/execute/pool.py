@@ -1,0 +1,185 @@
+"""Isolated execution: worker processes run cases; a dead worker is a `crash`, an overdue case a `timeout`.
+
+Each worker loads the catalog and frameworks once, then runs the cases it is sent one at a time. The
+parent knows which case each worker holds, so a segfault, abort, `os._exit` or out-of-memory kill is
+pinned on exactly that case, the worker is replaced, and no other case is affected or blamed.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+from collections import deque
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from typing import Iterable, Iterator
+
+from opcoverage.execute.runner import Case
+from opcoverage.types import CaseResult, Status
+
+DEFAULT_TIMEOUT_S = 120.0
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    specs: tuple[str, ...]
+    frameworks: tuple[str, ...]
+    targets: tuple[str, ...]
+    seed: int
+    samples: str
+    threads: int
+
+
+def _worker_main(conn: Connection, config: WorkerConfig) -> None:
+    # Thread budgets must be in place before the frameworks are imported.
+    threads = str(config.threads)
+    os.environ["OPCOV_THREADS"] = threads
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(var, threads)
+    if config.threads == 1:
+        flags = os.environ.get("XLA_FLAGS", "")
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1".strip()
+    from opcoverage.catalog.loader import load_catalog
+    from opcoverage.execute.runner import run_case
+
+    catalog = load_catalog(list(config.specs) or None, frameworks=config.frameworks)
+    _warm_up(config.targets)
+    conn.send(("ready", None))
+    while True:
+        try:
+            case = conn.recv()
+        except (EOFError, OSError, KeyboardInterrupt):  # the parent is gone: so are we
+            return
+        if case is None:
+            return
+        result = run_case(catalog, case, config.seed, config.samples)
+        conn.send(("result", result.to_json()))
+
+
+def _warm_up(targets: tuple[str, ...]) -> None:
+    """One-time framework set-up happens here, before the worker takes cases, so no case's timeout pays for it."""
+    from opcoverage.backends import get_backend
+    from opcoverage.types import Target
+
+    for text in targets:
+        target = Target.parse(text)
+        warm_up = getattr(get_backend(target.framework), "warm_up", None)
+        if warm_up is not None:
+            try:
+                warm_up(target.device)
+            except Exception:  # a backend that cannot even warm up reports that on its first case
+                pass
+
+
+class _Worker:
+    def __init__(self, ctx, config: WorkerConfig):
+        self.conn, child = ctx.Pipe(duplex=True)
+        self.process = ctx.Process(target=_worker_main, args=(child, config), daemon=True)
+        self.process.start()
+        child.close()
+        self.ready = False
+        self.case: Case | None = None
+        self.started = 0.0
+
+    def send(self, case: Case) -> None:
+        self.case, self.started = case, time.monotonic()
+        self.conn.send(case)
+
+    def kill(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(5)
+        self.conn.close()
+
+
+def _death_message(exitcode: int | None) -> str:
+    if exitcode is None:
+        return "worker died"
+    if exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        hint = " (killed: out of memory or an outside kill)" if name == "SIGKILL" else ""
+        return f"worker process died with {name}{hint} while running this case"
+    return f"worker process exited with code {exitcode} while running this case"
+
+
+def _failed(case: Case, status: Status, message: str, duration: float) -> CaseResult:
+    return CaseResult(case.op, str(case.target), case.dtype, case.sample, status, message, sample_desc=case.label,
+                      duration_s=duration)
+
+
+def _drain(w: _Worker) -> Iterator[CaseResult]:
+    """Read everything a worker has sent; a result that arrived just before a crash still counts."""
+    while not w.conn.closed and w.conn.poll():
+        try:
+            kind, payload = w.conn.recv()
+        except (EOFError, OSError):
+            return
+        if kind == "ready":
+            w.ready = True
+        else:
+            w.case = None
+            yield CaseResult.from_json(payload)
+
+
+def _context(frameworks: tuple[str, ...]):
+    """A forkserver that has imported the frameworks (but started none of their threads or devices): a fresh
+    worker, also one replacing a crashed worker, then starts in a fraction of a second instead of re-importing.
+    Plain fork is unsafe once torch or JAX have started threads in the parent, which they have by now."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    modules = {"torch": ["torch"], "jax": ["jax", "jax.numpy"], "onnx": ["onnx", "onnxruntime"]}
+    preload = ["numpy", "opcoverage.execute.runner"] + [m for f in frameworks for m in modules.get(f, [])]
+    ctx.set_forkserver_preload(preload)
+    return ctx
+
+
+def run_isolated(cases: Iterable[Case], config: WorkerConfig, jobs: int,
+                 timeout_s: float = DEFAULT_TIMEOUT_S) -> Iterator[CaseResult]:
+    """Run cases on ``jobs`` worker processes, yielding results as they finish (not in plan order)."""
+    ctx = _context(config.frameworks)
+    pending = deque(cases)
+    workers = [_Worker(ctx, config) for _ in range(max(1, min(jobs, len(pending))))]
+    try:
+        while pending or any(w.case is not None for w in workers):
+            for w in workers:
+                if w.ready and w.case is None and pending:
+                    w.send(pending.popleft())
+            now = time.monotonic()
+            deadlines = [w.started + timeout_s - now for w in workers if w.case is not None]
+            wait([w.conn for w in workers] + [w.process.sentinel for w in workers],
+                 timeout=max(0.01, min(deadlines, default=1.0)))
+            for w in list(workers):
+                yield from _drain(w)
+                failure = None
+                if not w.process.is_alive():
+                    if w.case is None and not w.ready:
+                        raise RuntimeError(f"a worker failed to start (exit code {w.process.exitcode})")
+                    failure = (Status.CRASH, _death_message(w.process.exitcode))
+                elif w.case is not None and time.monotonic() - w.started > timeout_s:
+                    failure = (Status.TIMEOUT, f"no result after {timeout_s:g} s; the worker was killed")
+                if failure is None:
+                    continue
+                if w.case is not None:
+                    yield _failed(w.case, *failure, time.monotonic() - w.started)
+                w.case = None
+                w.kill()
+                workers.remove(w)
+                if pending:
+                    workers.append(_Worker(ctx, config))
+    finally:
+        for w in workers:
+            try:
+                if not w.conn.closed:
+                    w.conn.send(None)
+            except (OSError, BrokenPipeError):
+                pass
+        for w in workers:
+            w.process.join(2)
+            if w.process.is_alive():
+                w.process.kill()

@@ -1,0 +1,39 @@
+"""Fault-injecting op bindings for tests: each one breaks the process or its result in one specific way."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import time
+
+
+def abort(x):
+    os.abort()
+
+
+def segfault(x):
+    ctypes.string_at(0)  # reads address 0: SIGSEGV
+
+
+def exit_hard(x):
+    os._exit(3)
+
+
+def hang(x):
+    time.sleep(10_000)
+
+
+def raise_error(x):
+    raise RuntimeError("injected: this binding always raises")
+
+
+def wrong_shape(x):
+    return x.reshape(-1)[:-1]
+
+
+def nan(x):
+    return x * float("nan")
+
+
+def identity(x):
+    return x.clone()
