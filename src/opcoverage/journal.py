@@ -31,14 +31,15 @@ class Journal:
         """Open for appending; with ``resume``, return the cases an earlier run already recorded."""
         done: list[CaseResult] = []
         if resume and self.path.exists():
-            done = self._read_existing()
+            done = self.read()
         else:
             with open(self.path, "w", encoding="utf-8") as f:
                 f.write(json.dumps({"journal": JOURNAL_VERSION, **self.identity}) + "\n")
         self._file = open(self.path, "a", encoding="utf-8")
         return done
 
-    def _read_existing(self) -> list[CaseResult]:
+    def read(self) -> list[CaseResult]:
+        """The recorded cases, after checking that they come from a run with the same identity."""
         raw = self.path.read_bytes()
         complete = raw[: raw.rfind(b"\n") + 1]  # a line cut short by a kill is dropped, then overwritten
         if len(complete) != len(raw):

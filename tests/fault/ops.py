@@ -37,3 +37,8 @@ def nan(x):
 
 def identity(x):
     return x.clone()
+
+
+def slow(x):
+    time.sleep(0.4)
+    return x.clone()

@@ -30,6 +30,8 @@ class RunSession:
                                             config.seed, config.samples)
         if not self.cases:
             raise UsageError("the filters select no case; check --ops, --dtypes and --cases against `opcoverage catalog`")
+        self.journal = Journal(journal_path(config.out), self.identity) if config.out else None
+        self.resumed = self._recorded() if config.resume else []
 
     @property
     def identity(self) -> dict:
@@ -55,29 +57,33 @@ class RunSession:
         on_cpu = all(t.device.lower() in ("cpu", "cpuexecutionprovider") for t in self.targets)
         return (os.cpu_count() or 1) if on_cpu else 1
 
-    def previous_results(self) -> list[CaseResult]:
-        """With --resume and no journal, a finished results file at --out counts as recorded cases."""
+    def _recorded(self) -> list[CaseResult]:
+        """Cases an earlier run recorded for --out: its journal, or the finished results file. Checked up front."""
         from opcoverage import results as res
 
         out = self.config.out
-        if not (self.config.resume and out and out.exists() and not journal_path(out).exists()):
-            return []
-        previous = res.read(out)
-        check_identity(out, previous.environment, self.identity)
-        return list(previous.results)
+        if out is None:
+            raise UsageError("--resume needs --out: it continues the run recorded for that results file")
+        if self.journal is not None and self.journal.path.exists():
+            return self.journal.read()
+        if out.exists():
+            previous = res.read(out)
+            check_identity(out, previous.environment, self.identity)
+            return list(previous.results)
+        return []
 
     def run(self, progress: Callable[[CaseResult], None] | None = None,
             on_resumed: Callable[[list[CaseResult]], None] | None = None) -> list[CaseResult]:
         """Run every planned case in isolated workers, journaling each result; returns them in plan order."""
-        if self.config.resume and not self.config.out:
-            raise UsageError("--resume needs --out: it continues the run recorded for that results file")
         planned = {c.id: i for i, c in enumerate(self.cases)}
-        journal = Journal(journal_path(self.config.out), self.identity) if self.config.out else None
-        carried = self.previous_results()
-        done = {r.id: r for r in carried + (journal.start(self.config.resume) if journal else []) if r.id in planned}
-        if journal and carried:
-            for r in done.values():
-                journal.append(r)
+        journal = self.journal
+        done = {r.id: r for r in self.resumed if r.id in planned}
+        if journal:
+            continuing = self.config.resume and journal.path.exists()
+            journal.start(resume=continuing)  # appends after what it holds; a fresh one gets what was carried over
+            if not continuing:
+                for r in done.values():
+                    journal.append(r)
         if on_resumed and done:
             on_resumed(list(done.values()))
         todo = [c for c in self.cases if c.id not in done]

@@ -1,0 +1,109 @@
+"""Isolated runs: crashing and hanging bindings are pinned on their case, and a killed run resumes to the same verdicts."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from opcoverage.journal import Journal, journal_path
+from opcoverage.types import CaseResult, Status
+
+ROOT = Path(__file__).resolve().parents[1]
+FAULT_SPECS = ROOT / "tests" / "fault" / "specs"
+SLOW_SPECS = ROOT / "tests" / "fault" / "slow_specs"
+
+
+def _cli(*args: str, **kw) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # the fault bindings live in tests/
+    return subprocess.Popen([sys.executable, "-m", "opcoverage", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True, **kw)
+
+
+def _statuses(path: Path) -> dict[str, str]:
+    data = json.loads(path.read_text())
+    return {f"{r['op']}-{r['target']}-{r['dtype']}-{r['sample']}": r["status"] for r in data["results"]}
+
+
+def test_crashing_and_hanging_bindings_beside_normal_ops(tmp_path):
+    out = tmp_path / "faults.json"
+    proc = _cli("run", "--specs", str(FAULT_SPECS), "--targets", "torch:cpu", "--cases", "*-s0", "-j", "2",
+                "--timeout", "5", "--out", str(out))
+    _, err = proc.communicate(timeout=400)
+    assert proc.returncode == 0, err
+    by_op = {key.split("-")[0]: status for key, status in _statuses(out).items()}
+    assert by_op == {"ok_identity": "pass", "ok_neg": "pass", "aborts": "crash", "segfaults": "crash",
+                     "exits": "crash", "hangs": "timeout", "raises": "error", "wrong_shape": "mismatch",
+                     "returns_nan": "mismatch"}
+    records = {r["op"]: r for r in json.loads(out.read_text())["results"]}
+    assert "SIGABRT" in records["aborts"]["message"]
+    assert "SIGSEGV" in records["segfaults"]["message"]
+    assert "code 3" in records["exits"]["message"]
+    assert not journal_path(out).exists()
+
+
+def test_run_killed_with_sigkill_resumes_to_the_same_verdicts(tmp_path):
+    clean, killed = tmp_path / "clean.json", tmp_path / "killed.json"
+    args = ["run", "--specs", str(SLOW_SPECS), "--targets", "torch:cpu", "-j", "1"]
+    proc = _cli(*args, "--out", str(clean))
+    assert proc.wait(timeout=400) == 0
+
+    proc = _cli(*args, "--out", str(killed))
+    journal = journal_path(killed)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if journal.exists() and journal.read_text().count("\n") >= 4:  # header + 3 results
+            break
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not killed.exists()
+    recorded = journal.read_text().count("\n") - 1
+    assert 3 <= recorded < len(_statuses(clean))
+
+    proc = _cli(*args, "--out", str(killed), "--resume")
+    _, err = proc.communicate(timeout=400)
+    assert proc.returncode == 0, err
+    assert _statuses(killed) == _statuses(clean)
+    assert list(_statuses(killed)) == list(_statuses(clean))  # plan order, whatever order cases finished in
+    assert not journal.exists()
+
+
+def test_resume_refuses_a_journal_of_another_run(tmp_path):
+    out = tmp_path / "r.json"
+    journal = Journal(journal_path(out), {"catalog": "abc", "seed": 1, "samples": "quick"})
+    journal.start(resume=False)
+    journal.close(remove=False)
+    proc = _cli("run", "--specs", str(SLOW_SPECS), "--targets", "torch:cpu", "--ops", "add", "--out", str(out),
+                "--resume")
+    _, err = proc.communicate(timeout=200)
+    assert proc.returncode == 2
+    assert "cannot resume" in err and err.count("\n") == 1
+
+
+def test_journal_drops_a_line_cut_short_by_a_kill(tmp_path):
+    path = tmp_path / "j.jsonl"
+    identity = {"catalog": "abc", "seed": 0, "samples": "quick"}
+    journal = Journal(path, identity)
+    journal.start(resume=False)
+    journal.append(CaseResult("add", "torch:cpu", "float32", "s0", Status.PASS))
+    journal.close(remove=False)
+    with open(path, "a") as f:
+        f.write('{"op": "add", "target": "torch:cpu", "dtype": "flo')
+    done = Journal(path, identity).start(resume=True)
+    assert [r.id for r in done] == ["add-torch:cpu-float32-s0"]
+    assert path.read_text().endswith("\n")
+
+
+@pytest.mark.parametrize("flag", ["-j 0", "--timeout -1"])
+def test_bad_pool_options(flag, capsys):
+    from opcoverage.cli import main
+
+    assert main(["run", "--targets", "torch:cpu", *flag.split()]) == 2
+    assert "must be" in capsys.readouterr().err
