@@ -67,3 +67,17 @@ def test_bad_expectation_files(tmp_path, text, fragment):
 def test_file_names_must_name_a_target(tmp_path):
     with pytest.raises(UsageError, match="<framework>-<device>.toml"):
         exp.load(_write(tmp_path, "", name="torch.toml"))
+
+
+def test_baseline_files_accept_exactly_todays_failures(tmp_path):
+    results = [_r("cumprod", "float16", Status.UNSUPPORTED), _r("cumprod", "bfloat16", Status.UNSUPPORTED),
+               _r("add", "float32", Status.MISMATCH, target="jax:cpu"), _r("add", "float32", Status.PASS)]
+    folder = tmp_path / "expect"
+    folder.mkdir()
+    for name, text in exp.baseline(results).items():
+        (folder / name).write_text(text)
+    assert sorted(p.name for p in folder.iterdir()) == ["jax-cpu.toml", "torch-cpu.toml"]
+    report = exp.gate(results, exp.load(folder))
+    assert report.ok and len(report.expected) == 3 and not report.stale
+    regressed = results + [_r("cumprod", "float32", Status.ERROR)]
+    assert len(exp.gate(regressed, exp.load(folder)).regressions) == 1

@@ -130,6 +130,20 @@ def _cmd_check(args) -> int:
     return _print_gate(exp.gate(merged.results, exp.load(args.expect)))
 
 
+def _cmd_baseline(args) -> int:
+    from opcoverage import expectations as exp
+    from opcoverage.results import write_atomic
+
+    merged = _read_all(args.files)
+    out = Path(args.out)
+    if not out.is_dir():
+        raise UsageError(f"--out {out} is not a folder; create it first")
+    for name, text in exp.baseline(merged.results).items():
+        write_atomic(out / name, text)
+        print(f"opcoverage: wrote {out / name}", file=sys.stderr)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="opcoverage", description="Operator coverage matrices for ML backends.")
     parser.add_argument("--version", action="version", version=f"opcoverage {__version__}")
@@ -163,6 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="RESULTS.json")
     p.add_argument("--expect", required=True, metavar="DIR")
     p.set_defaults(func=_cmd_check)
+
+    p = sub.add_parser("baseline", help="write expected-failure files that accept the failures in results file(s)")
+    p.add_argument("files", nargs="+", metavar="RESULTS.json")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.set_defaults(func=_cmd_baseline)
     return parser
 
 

@@ -119,3 +119,23 @@ def gate(results: Iterable[CaseResult], expectations: list[Expectation]) -> Gate
     ran_targets = {r.target for r in results}
     unmatched = tuple(e for i, e in enumerate(expectations) if i not in matched and e.target in ran_targets)
     return GateReport(tuple(regressions), tuple(expected), stale, unmatched)
+
+
+def baseline(results: Iterable[CaseResult]) -> dict[str, str]:
+    """Expectation files (by file name) that accept today's failures: one entry per op, target and status,
+    listing the failing dtypes, with the backend's own message as the reason. Review and add links."""
+    import json
+    from collections import defaultdict
+
+    groups: dict[tuple[str, str, str], dict[str, str]] = defaultdict(dict)
+    for r in results:
+        if r.status.is_failure:
+            groups[(r.target, r.op, r.status.value)].setdefault(r.dtype, r.message.splitlines()[0][:200] if r.message else "")
+    files: dict[str, list[str]] = defaultdict(lambda: ["# Known failures, written by `opcoverage baseline`; "
+                                                       "give each a link to its upstream issue.\n"])
+    for (target, op, status), dtypes in sorted(groups.items()):
+        reason = next((m for m in dtypes.values() if m), status)
+        files[target_file_name(target)].append(
+            f"[[expected]]\nop = {json.dumps(op)}\ndtypes = {json.dumps(sorted(dtypes))}\n"
+            f"status = {json.dumps(status)}\nreason = {json.dumps(reason, ensure_ascii=True)}\nlink = \"\"\n")
+    return {name: "\n".join(parts) for name, parts in files.items()}
