@@ -38,6 +38,8 @@ def _cmd_catalog(args) -> int:
     from opcoverage.catalog.loader import load_catalog
 
     catalog = load_catalog(args.specs or None)
+    if args.what == "gaps":
+        return _catalog_gaps(catalog, args.json)
     entries = [{"name": op.name, "category": op.category, "samples": op.samples.family, "dtypes": list(op.dtypes),
                 "reference": op.reference.call,
                 "bindings": {k: b.call for k, b in op.bindings.items()}} for op in catalog]
@@ -50,6 +52,31 @@ def _cmd_catalog(args) -> int:
              e["bindings"].get("jax", "-"), e["bindings"].get("onnx", "-")) for e in entries]
     print(tabulate(rows, headers=["op", "category", "samples", "dtypes", "torch", "jax", "onnx"], tablefmt="simple"))
     print(f"\n{len(entries)} ops (catalog {catalog.fingerprint})")
+    return EXIT_OK
+
+
+def _catalog_gaps(catalog, as_json: bool) -> int:
+    from opcoverage.catalog import opsets
+    from opcoverage.catalog.trace import trace_catalog
+
+    traced = trace_catalog(catalog)
+    exclusions = opsets.load_exclusions()
+    report = {}
+    for name in opsets.OPSETS:
+        try:
+            report[name] = opsets.coverage(name, traced.get(opsets.BINDING_OF[name], ()), exclusions[name])
+        except ImportError as exc:
+            report[name] = {"error": f"framework not installed ({exc.name})"}
+    if as_json:
+        print(json.dumps(report, indent=1))
+        return EXIT_OK
+    for name, cov in report.items():
+        if "error" in cov:
+            print(f"{name}: {cov['error']}")
+            continue
+        print(f"{name}: {cov['covered']}/{cov['total']} ({cov['percent']}%), {len(cov['excluded'])} excluded")
+        if cov["missing"]:
+            print("  missing: " + ", ".join(cov["missing"]))
     return EXIT_OK
 
 
@@ -153,7 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_targets)
 
-    p = sub.add_parser("catalog", help="list the catalog's ops and their bindings")
+    p = sub.add_parser("catalog", help="list the catalog's ops and their bindings; `catalog gaps`: what each "
+                                       "framework's op set has that the catalog does not exercise")
+    p.add_argument("what", nargs="?", choices=["list", "gaps"], default="list")
     p.add_argument("--json", action="store_true")
     p.add_argument("--specs", action="append", metavar="DIR", help="spec folder(s) instead of the shipped catalog")
     p.set_defaults(func=_cmd_catalog)

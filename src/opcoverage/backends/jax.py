@@ -61,6 +61,15 @@ class JaxBackend:
         x = jax.device_put(np.ones(4, np.float32), jax.devices(device)[0])
         jax.block_until_ready(jax.jit(lambda a: a + 1)(x))
 
+    def dispatched(self, spec: OpSpec, sample: Sample) -> tuple[str, ...]:
+        """The jaxpr primitives of a sample's program (traced, not compiled or run)."""
+        jax = _jax()
+        binding = spec.bindings["jax"]
+        assert isinstance(binding, CallBinding)
+        fn, kwargs = binding.resolve(), binding.rename(sample.kwargs)
+        traced = jax.jit(lambda *xs: fn(*xs, **kwargs)).trace(*[np.asarray(a) for a in sample.args])
+        return tuple(dict.fromkeys(_primitives(traced.jaxpr.jaxpr)))
+
     def run(self, spec: OpSpec, sample: Sample, device: str) -> Execution:
         jax = _jax()
         binding = spec.bindings["jax"]
@@ -73,9 +82,9 @@ class JaxBackend:
         def call(*xs):
             return fn(*xs, **kwargs)
 
-        closed = jax.make_jaxpr(call)(*args)
-        primitives = tuple(dict.fromkeys(_primitives(closed.jaxpr)))
-        result = jax.jit(call)(*args)
+        traced = jax.jit(call).trace(*args)  # one trace gives both the jaxpr and the program to compile
+        primitives = tuple(dict.fromkeys(_primitives(traced.jaxpr.jaxpr)))
+        result = traced.lower().compile()(*args)
         leaves = jax.tree_util.tree_leaves(result)
         jax.block_until_ready(leaves)
         fallback = None

@@ -76,6 +76,12 @@ class OnnxRuntimeBackend:
                       {"onnx": OnnxBinding("Add")})
         self.run(spec, Sample("warm_up", "float32", 0, (np.ones(4, np.float32),) * 2, {}, "", 0), device)
 
+    def dispatched(self, spec: OpSpec, sample: Sample) -> tuple[str, ...]:
+        """The op_type of the sample's single-node model (built and checked, not run)."""
+        binding = spec.bindings["onnx"]
+        assert isinstance(binding, OnnxBinding)
+        return (build_model(binding, sample, spec.result_dtype)[1],)
+
     def run(self, spec: OpSpec, sample: Sample, device: str) -> Execution:
         binding = spec.bindings["onnx"]
         assert isinstance(binding, OnnxBinding)

@@ -75,6 +75,10 @@ class TorchBackend:
                       {"torch": CallBinding("torch.add")})
         self.run(spec, Sample("warm_up", "float32", 0, (np.ones(4, np.float32),) * 2, {}, "", 0), device)
 
+    def dispatched(self, spec: OpSpec, sample: Sample) -> tuple[str, ...]:
+        """The aten overloads a sample dispatches (traced by running it on the CPU)."""
+        return self.run(spec, sample, "cpu").dispatched
+
     def run(self, spec: OpSpec, sample: Sample, device: str) -> Execution:
         torch = self._torch()
         from torch.utils._python_dispatch import TorchDispatchMode

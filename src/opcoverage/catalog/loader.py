@@ -16,7 +16,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from opcoverage.catalog import dtypes as dt
-from opcoverage.catalog.samples import FAMILIES, case_kwargs
+from opcoverage.catalog.samples import FAMILIES, call_signatures
 from opcoverage.catalog.spec import (BINDING_KEYS, CallBinding, Exclusion, OnnxBinding, OpSpec, SampleSpec,
                                      Tolerance, resolve_dotted)
 from opcoverage.errors import CatalogError
@@ -128,7 +128,7 @@ def _parse_onnx(where: str, value: Any) -> OnnxBinding:
                        value.get("adapter"))
 
 
-def _check_callable(where: str, key: str, path: str, arities: tuple[int, ...], kwargs_sets: list[dict[str, Any]],
+def _check_callable(where: str, key: str, path: str, signatures: list[tuple[int, dict[str, Any]]],
                     binding: CallBinding | None = None) -> None:
     try:
         fn = resolve_dotted(path)
@@ -141,14 +141,13 @@ def _check_callable(where: str, key: str, path: str, arities: tuple[int, ...], k
         signature = inspect.signature(fn)
     except (TypeError, ValueError):
         return  # builtins without introspectable signatures are checked when they run
-    for arity in arities:
-        for kwargs in kwargs_sets:
-            names = binding.rename(kwargs) if binding else kwargs
-            try:
-                signature.bind(*([None] * arity), **{k: None for k in names})
-            except TypeError as exc:
-                raise _fail(where, f"{key} {path!r} cannot take {arity} positional input(s) and keywords "
-                                   f"{sorted(names)}: {exc}; fix the binding or use an adapter") from None
+    for arity, kwargs in signatures:
+        names = binding.rename(kwargs) if binding else kwargs
+        try:
+            signature.bind(*([None] * arity), **{k: None for k in names})
+        except TypeError as exc:
+            raise _fail(where, f"{key} {path!r} cannot take {arity} positional input(s) and keywords "
+                               f"{sorted(names)}: {exc}; fix the binding or use an adapter") from None
 
 
 def _parse_op(name: str, entry: Any, where: str, source: str, resolve_keys: set[str]) -> OpSpec:
@@ -170,8 +169,7 @@ def _parse_op(name: str, entry: Any, where: str, source: str, resolve_keys: set[
     _check_keys(f"{where} [samples]", samples, set(family.params), f"{family_name} family")
     if family_name == "tensors" and not samples.get("cases"):
         raise _fail(where, "the tensors family needs a non-empty 'cases' list")
-    arities = family.arity(samples)
-    kwargs_sets = case_kwargs(samples)
+    signatures = call_signatures(family, samples)
 
     try:
         dtypes = dt.expand(list(entry["dtypes"]))
@@ -201,7 +199,7 @@ def _parse_op(name: str, entry: Any, where: str, source: str, resolve_keys: set[
         exclusions.append(Exclusion(ex["framework"], dt.expand(list(ex.get("dtypes", dtypes))), ex["reason"]))
 
     reference = _parse_call(where, entry["reference"], "reference")
-    _check_callable(where, "reference", reference.call, arities, kwargs_sets, reference)
+    _check_callable(where, "reference", reference.call, signatures, reference)
 
     bindings: dict[str, CallBinding | OnnxBinding] = {}
     for key in BINDING_KEYS:
@@ -210,11 +208,11 @@ def _parse_op(name: str, entry: Any, where: str, source: str, resolve_keys: set[
         if key == "onnx":
             binding = _parse_onnx(where, entry[key])
             if binding.adapter and key in resolve_keys:
-                _check_callable(where, "onnx adapter", binding.adapter, (2,), [{}])
+                _check_callable(where, "onnx adapter", binding.adapter, [(2, {})])
         else:
             binding = _parse_call(where, entry[key], key)
             if key in resolve_keys:
-                _check_callable(where, key, binding.call, arities, kwargs_sets, binding)
+                _check_callable(where, key, binding.call, signatures, binding)
         bindings[key] = binding
 
     return OpSpec(name=name, category=str(entry["category"]), samples=SampleSpec(family_name, samples),

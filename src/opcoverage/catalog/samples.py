@@ -133,23 +133,24 @@ class Family:
     name: str
     generate: Callable[[Mapping[str, Any], str, np.random.Generator], list[SampleInput]]
     params: frozenset[str]
-    arity: Callable[[Mapping[str, Any]], tuple[int, ...]]
+    arity: int | None  # positional inputs of every sample; None: each case declares its own
 
 
 FAMILIES: dict[str, Family] = {
-    "unary": Family("unary", _unary, frozenset({"domain", "kwargs"}), lambda p: (1,)),
-    "binary": Family("binary", _binary, frozenset({"lhs", "rhs", "kwargs"}), lambda p: (2,)),
-    "reduction": Family("reduction", _reduction, frozenset({"domain", "shape", "cases"}), lambda p: (1,)),
-    "tensors": Family("tensors", _tensors, frozenset({"cases"}),
-                      lambda p: tuple(sorted({len(c["inputs"]) for c in p["cases"]}))),
+    "unary": Family("unary", _unary, frozenset({"domain", "kwargs"}), 1),
+    "binary": Family("binary", _binary, frozenset({"lhs", "rhs", "kwargs"}), 2),
+    "reduction": Family("reduction", _reduction, frozenset({"domain", "shape", "cases"}), 1),
+    "tensors": Family("tensors", _tensors, frozenset({"cases"}), None),
 }
 
 
-def case_kwargs(params: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Every keyword-argument set a family's parameters can produce (for arity checks at load time)."""
+def call_signatures(family: Family, params: Mapping[str, Any]) -> list[tuple[int, dict[str, Any]]]:
+    """Each (positional count, keyword arguments) a family's samples can call a binding with, for load-time checks."""
+    if family.arity is None:
+        return [(len(c["inputs"]), dict(c.get("kwargs", {}))) for c in params["cases"]]
     if "cases" in params:
-        return [dict(c.get("kwargs", {})) if "inputs" in c else dict(c) for c in params["cases"]]
-    return [dict(params.get("kwargs", {}))]
+        return [(family.arity, dict(c)) for c in params["cases"]]
+    return [(family.arity, dict(params.get("kwargs", {})))]
 
 
 def seed_for(op: str, dtype: str, seed: int) -> int:

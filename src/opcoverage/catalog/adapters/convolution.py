@@ -73,10 +73,6 @@ def jax_conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_p
     return _jax_conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, 2)
 
 
-def jax_conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
-    return _jax_conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation, 3)
-
-
 def onnx_conv(args, kwargs):
     """ONNX Conv takes pads as [begin..., end...]; torch's symmetric padding gives the same value at both ends."""
     x, weight = args[0], args[1]

@@ -69,10 +69,6 @@ def jax_max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_
     return _jax_max_pool(input, 2, kernel_size, stride, padding, dilation, ceil_mode)
 
 
-def jax_max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
-    return _jax_max_pool(input, 3, kernel_size, stride, padding, dilation, ceil_mode)
-
-
 def _jax_avg_pool(x, nd, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
     """Window sums from lax.reduce_window; the divisor is torch's window count, a constant of the shapes."""
     import jax.numpy as jnp

@@ -62,10 +62,6 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     return _max_pool(input, 2, kernel_size, stride, padding, dilation, ceil_mode)
 
 
-def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
-    return _max_pool(input, 3, kernel_size, stride, padding, dilation, ceil_mode)
-
-
 def avg_pool_divisors(shape, nd, axes, count_include_pad):
     """torch's divisor per output position: the window clipped to the padded input (count_include_pad) or to the
     input itself; a ceil_mode window that runs past the right padding never counts the overhang."""
@@ -135,10 +131,6 @@ def adaptive_avg_pool1d(input, output_size):
 
 def adaptive_avg_pool2d(input, output_size):
     return _adaptive(input, 2, output_size, np.mean)
-
-
-def adaptive_max_pool1d(input, output_size):
-    return _adaptive(input, 1, output_size, np.max)
 
 
 def adaptive_max_pool2d(input, output_size):

@@ -1,0 +1,107 @@
+"""Framework op sets, read live from the installed frameworks: Core ATen, ai.onnx, and the jax.lax primitives."""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import pkgutil
+import re
+from typing import Iterable
+
+OPSETS = ("core_aten", "onnx", "jax_lax")
+BINDING_OF = {"core_aten": "torch", "onnx": "onnx", "jax_lax": "jax"}
+_ATEN = re.compile(r"^aten::([A-Za-z0-9_]+)")
+
+
+@functools.lru_cache(maxsize=None)
+def core_aten() -> frozenset[str]:
+    """Base names of the aten ops with an overload tagged ``core`` (the Core ATen opset)."""
+    import torch
+
+    names = set()
+    for name in dir(torch.ops.aten):
+        packet = getattr(torch.ops.aten, name, None)
+        overloads = getattr(packet, "overloads", None)
+        if overloads is None:
+            continue
+        try:
+            if any(torch.Tag.core in getattr(packet, o).tags for o in overloads()):
+                names.add(name)
+        except (AttributeError, RuntimeError):
+            continue
+    return frozenset(names)
+
+
+@functools.lru_cache(maxsize=None)
+def onnx_ops() -> frozenset[str]:
+    """The ai.onnx operators the installed onnx defines (deprecated ones aside)."""
+    import onnx
+
+    return frozenset(s.name for s in onnx.defs.get_all_schemas() if s.domain == "" and not s.deprecated)
+
+
+@functools.lru_cache(maxsize=None)
+def jax_lax() -> frozenset[str]:
+    """The lax primitives that have a public ``jax.lax`` function of the same name."""
+    import jax
+    import jax._src.lax as lax_impl
+    from jax.extend.core import Primitive
+
+    names = set()
+    for module_info in pkgutil.iter_modules(lax_impl.__path__):
+        try:
+            module = importlib.import_module(f"jax._src.lax.{module_info.name}")
+        except Exception:  # an optional submodule whose dependency is missing
+            continue
+        names.update(v.name for v in vars(module).values() if isinstance(v, Primitive))
+    return frozenset(n for n in names if callable(getattr(jax.lax, n, None)))
+
+
+def opset(name: str) -> frozenset[str]:
+    return {"core_aten": core_aten, "onnx": onnx_ops, "jax_lax": jax_lax}[name]()
+
+
+def exercised(opset_name: str, dispatched: Iterable[str]) -> set[str]:
+    """Map dispatched names (``aten::add.Tensor``, ``Add``, ``add``) to the op set's names they exercise."""
+    if opset_name == "core_aten":
+        out = set()
+        for name in dispatched:
+            match = _ATEN.match(name)
+            if match:
+                out.add(match.group(1))
+        return out
+    return set(dispatched)
+
+
+def load_exclusions(path=None) -> dict[str, dict[str, str]]:
+    """The catalog's documented exclusions per op set (``op_specs/_opsets.toml``): name -> reason."""
+    import tomllib
+
+    from opcoverage.catalog.loader import builtin_specs_dir
+    from opcoverage.errors import CatalogError
+
+    path = path or builtin_specs_dir() / "_opsets.toml"
+    if not path.exists():
+        return {name: {} for name in OPSETS}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogError(f"{path}: not valid TOML ({exc})") from None
+    unknown = set(data) - set(OPSETS)
+    if unknown:
+        raise CatalogError(f"{path}: unknown op set(s) {', '.join(sorted(unknown))}; use {', '.join(OPSETS)}")
+    return {name: {k: str(v) for k, v in data.get(name, {}).items()} for name in OPSETS}
+
+
+def coverage(opset_name: str, dispatched: Iterable[str], exclusions: dict[str, str]) -> dict:
+    """How much of an op set the dispatched names exercise. Exclusions leave the denominator, with their reasons."""
+    members = opset(opset_name)
+    counted = members - set(exclusions)
+    covered = exercised(opset_name, dispatched) & counted
+    return {
+        "covered": len(covered),
+        "total": len(counted),
+        "percent": round(100.0 * len(covered) / len(counted), 1) if counted else 100.0,
+        "missing": sorted(counted - covered),
+        "excluded": {k: v for k, v in sorted(exclusions.items()) if k in members},
+    }
