@@ -64,6 +64,7 @@ class Sample:
     kwargs: Mapping[str, Any]
     label: str
     seed: int
+    layout: str = "contiguous"
 
     @property
     def id(self) -> str:

@@ -86,7 +86,7 @@ class TorchBackend:
         binding = spec.bindings["torch"]
         assert isinstance(binding, CallBinding)
         fn = binding.resolve()
-        args = [to_torch(a, device) for a in sample.args]
+        args = [to_torch(a, device, sample.layout) for a in sample.args]
         kwargs = binding.rename(sample.kwargs)
         dispatched: list[str] = []
         devices_seen: set[str] = set()
@@ -122,8 +122,12 @@ class TorchBackend:
         return classify_by_message(error)
 
 
-def to_torch(array: np.ndarray, device: str) -> Any:
+def to_torch(array: np.ndarray, device: str, layout: str = "contiguous") -> Any:
     import torch
+
+    if layout == "transposed" and array.ndim == 2:
+        # Same values, but a non-contiguous view: the transpose of a contiguous transpose.
+        return to_torch(np.ascontiguousarray(array.T), device).t()
 
     if array.dtype.name == "bfloat16":  # NumPy has no bfloat16; carry the bits through int16
         tensor = torch.from_numpy(np.require(array, requirements='C').view(np.int16)).view(torch.bfloat16)

@@ -26,7 +26,7 @@ OP_KEYS = {"category", "samples", "dtypes", "reference", "result_dtype", "tolera
 REQUIRED_KEYS = {"category", "samples", "dtypes", "reference"}
 CALL_KEYS = {"call", "kwargs"}
 ONNX_KEYS = {"op_type", "domain", "opset", "inputs", "attributes", "adapter"}
-RESULT_DTYPES = {"same", "bool", "int64", "index", "accumulate", "float", *dt.ALL_DTYPES}
+RESULT_DTYPES = {"same", "bool", "int64", "index", "accumulate", "float", "complex", *dt.ALL_DTYPES}
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 # Which importable package each binding key needs; bindings of frameworks that are not installed are not resolved.
 FRAMEWORK_MODULES = {"torch": "torch", "jax": "jax", "onnx": "onnx"}
@@ -72,7 +72,7 @@ def load_catalog(dirs: Iterable[str | Path] | None = None, frameworks: Iterable[
         directory = builtin_specs_dir() if str(d) == "builtin" else Path(d)
         if not directory.is_dir():
             raise CatalogError(f"spec directory {str(directory)!r} does not exist; pass a folder of *.toml op specs to --specs")
-        found = sorted(directory.glob("*.toml"))
+        found = sorted(p for p in directory.glob("*.toml") if not p.name.startswith("_"))  # _*.toml: op-set exclusions
         if not found:
             raise CatalogError(f"spec directory {str(directory)!r} holds no *.toml files; pass a folder of op specs to --specs")
         paths.extend(found)

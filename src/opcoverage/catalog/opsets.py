@@ -73,24 +73,29 @@ def exercised(opset_name: str, dispatched: Iterable[str]) -> set[str]:
     return set(dispatched)
 
 
-def load_exclusions(path=None) -> dict[str, dict[str, str]]:
-    """The catalog's documented exclusions per op set (``op_specs/_opsets.toml``): name -> reason."""
+def load_exclusions(directory=None) -> dict[str, dict[str, str]]:
+    """The catalog's documented exclusions per op set, ``op_specs/_<opset>.toml`` (``name = "reason"``)."""
     import tomllib
 
     from opcoverage.catalog.loader import builtin_specs_dir
     from opcoverage.errors import CatalogError
 
-    path = path or builtin_specs_dir() / "_opsets.toml"
-    if not path.exists():
-        return {name: {} for name in OPSETS}
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise CatalogError(f"{path}: not valid TOML ({exc})") from None
-    unknown = set(data) - set(OPSETS)
-    if unknown:
-        raise CatalogError(f"{path}: unknown op set(s) {', '.join(sorted(unknown))}; use {', '.join(OPSETS)}")
-    return {name: {k: str(v) for k, v in data.get(name, {}).items()} for name in OPSETS}
+    directory = directory or builtin_specs_dir()
+    out: dict[str, dict[str, str]] = {}
+    for name in OPSETS:
+        path = directory / f"_{name}.toml"
+        if not path.exists():
+            out[name] = {}
+            continue
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise CatalogError(f"{path}: not valid TOML ({exc}); fix the syntax of that file") from None
+        bad = [k for k, v in data.items() if not isinstance(v, str) or not v.strip()]
+        if bad:
+            raise CatalogError(f"{path}: exclusion {bad[0]!r} needs a reason string (name = \"reason\")")
+        out[name] = dict(data)
+    return out
 
 
 def coverage(opset_name: str, dispatched: Iterable[str], exclusions: dict[str, str]) -> dict:

@@ -6,6 +6,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+import ml_dtypes
 import numpy as np
 
 from opcoverage.catalog.dtypes import dtype_name, is_floating, numpy_dtype
@@ -47,6 +48,7 @@ class SampleInput:
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     label: str = ""
     full_only: bool = False
+    layout: str = "contiguous"  # "transposed": backends that have strides pass a non-contiguous view
 
 
 def make_tensor(shape: tuple[int, ...], dtype: str, rng: np.random.Generator, domain: str = "real",
@@ -74,6 +76,26 @@ def make_tensor(shape: tuple[int, ...], dtype: str, rng: np.random.Generator, do
     return np.asarray(values).astype(numpy_dtype(dtype))
 
 
+def special_values(dtype: str, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """Edge values of a dtype, tiled over ``shape`` in a shuffled order: NaN, +-inf, -0.0, the largest finite
+    and smallest normal and subnormal numbers for floats; min, max, 0, +-1 and their neighbours for integers."""
+    np_dtype = numpy_dtype(dtype)
+    if dtype == "bool":
+        values = np.array([True, False])
+    elif is_floating(dtype):
+        info = ml_dtypes.finfo(np_dtype)  # NumPy's finfo does not know bfloat16
+        values = np.array([np.nan, np.inf, -np.inf, -0.0, 0.0, 1.0, -1.0, 0.5, -2.5, float(info.max),
+                           -float(info.max), float(info.tiny), float(info.smallest_subnormal)], dtype=np.float64)
+    else:
+        info = np.iinfo(np_dtype)
+        candidates = {int(info.min), int(info.min) + 1, -1, 0, 1, int(info.max) - 1, int(info.max)}
+        values = np.array(sorted(v for v in candidates if info.min <= v <= info.max))
+    count = int(np.prod(shape)) if shape else 1
+    picked = np.resize(values, count)
+    rng.shuffle(picked)
+    return picked.reshape(shape).astype(np_dtype)
+
+
 def _shapes_label(shapes: list[tuple[int, ...]]) -> str:
     return " & ".join("x".join(map(str, s)) if s else "scalar" for s in shapes)
 
@@ -82,9 +104,13 @@ def _unary(params: Mapping[str, Any], dtype: str, rng: np.random.Generator) -> l
     domain = params.get("domain", "real")
     kwargs = dict(params.get("kwargs", {}))
     shapes = [((4, 33), "2-D 4x33", False), ((), "0-d scalar", False), ((0, 5), "empty 0x5", True),
-              ((1025,), "odd length 1025", True)]
-    return [SampleInput((make_tensor(s, dtype, rng, domain),), kwargs, label, full_only)
-            for s, label, full_only in shapes]
+              ((1025,), "odd length 1025", True), ((1,), "one element", True), ((7,), "length 7", True)]
+    samples = [SampleInput((make_tensor(s, dtype, rng, domain),), kwargs, label, full_only)
+               for s, label, full_only in shapes]
+    samples.append(SampleInput((special_values(dtype, (3, 13), rng),), kwargs, "special values 3x13", True))
+    samples.append(SampleInput((make_tensor((9, 33), dtype, rng, domain),), kwargs, "non-contiguous 9x33 (column-major)", True,
+                               layout="transposed"))
+    return samples
 
 
 def _binary(params: Mapping[str, Any], dtype: str, rng: np.random.Generator) -> list[SampleInput]:
@@ -93,9 +119,17 @@ def _binary(params: Mapping[str, Any], dtype: str, rng: np.random.Generator) -> 
     pairs = [(((4, 33), (4, 33)), "same shape 4x33", False),
              (((4, 1), (1, 33)), "broadcast 4x1 & 1x33", False),
              (((), (9,)), "0-d & 9", True),
-             (((0, 3), (3,)), "empty 0x3 & 3", True)]
-    return [SampleInput((make_tensor(a, dtype, rng, lhs), make_tensor(b, dtype, rng, rhs)), kwargs, label, full_only)
-            for (a, b), label, full_only in pairs]
+             (((0, 3), (3,)), "empty 0x3 & 3", True),
+             (((1, 7), (9, 1)), "size-1 dims 1x7 & 9x1", True),
+             (((1025,), (1025,)), "odd length 1025", True)]
+    samples = [SampleInput((make_tensor(a, dtype, rng, lhs), make_tensor(b, dtype, rng, rhs)), kwargs, label, full_only)
+               for (a, b), label, full_only in pairs]
+    # Edge values on the left only: the right keeps its domain (a zero divisor is a separate question).
+    samples.append(SampleInput((special_values(dtype, (3, 13), rng), make_tensor((3, 13), dtype, rng, rhs)), kwargs,
+                               "special values 3x13 (lhs)", True))
+    samples.append(SampleInput((make_tensor((9, 33), dtype, rng, lhs), make_tensor((9, 33), dtype, rng, rhs)), kwargs,
+                               "non-contiguous 9x33 (column-major)", True, layout="transposed"))
+    return samples
 
 
 def _reduction(params: Mapping[str, Any], dtype: str, rng: np.random.Generator) -> list[SampleInput]:
@@ -103,9 +137,17 @@ def _reduction(params: Mapping[str, Any], dtype: str, rng: np.random.Generator) 
     shape = tuple(params.get("shape", (4, 5, 6)))
     cases = params.get("cases", [{"dim": 1, "keepdim": False}, {"dim": -1, "keepdim": True}])
     out = []
-    for i, kwargs in enumerate(cases):
+    for kwargs in cases:
         label = f"{_shapes_label([shape])} " + (", ".join(f"{k}={v}" for k, v in kwargs.items()) or "all dims")
         out.append(SampleInput((make_tensor(shape, dtype, rng, domain),), dict(kwargs), label))
+    if "shape" not in params:  # a declared shape may be the only one the op takes
+        last = dict(cases[-1])
+        if "dim" in last:
+            last["dim"] = -1
+        out.append(SampleInput((make_tensor((3, 4099), dtype, rng, domain),), last, "large 3x4099 over the last dim",
+                               True))
+        out.append(SampleInput((make_tensor((4, 1, 6), dtype, rng, domain),), dict(cases[0]), "size-1 dim 4x1x6",
+                               True))
     return out
 
 
@@ -166,7 +208,8 @@ def generate(spec: OpSpec, dtype: str, seed: int, mode: str = "quick") -> list[S
     for index, item in enumerate(inputs):
         if item.full_only and mode != "full":
             continue
-        samples.append(Sample(spec.name, dtype, index, tuple(item.args), dict(item.kwargs), item.label, op_seed))
+        samples.append(Sample(spec.name, dtype, index, tuple(item.args), dict(item.kwargs), item.label, op_seed,
+                              item.layout))
     return samples
 
 

@@ -89,10 +89,38 @@ def render(results_file: ResultsFile, sources: list[str], gate: GateReport | Non
         rows = [[f"`{op}`"] + [cell_text(roll.by_op_target_dtype.get((op, target, d)), False) for d in roll.dtypes]
                 for op in roll.ops]
         out += [_table(rows, ["op"] + [SHORT_DTYPES.get(d, d) for d in roll.dtypes]), "", "</details>", ""]
+    out += _opset_coverage(results)
     out += _failures(results, env)
     if gate is not None:
         out += _gate_section(gate)
     return "\n".join(out).rstrip() + "\n"
+
+
+def _opset_coverage(results: list[CaseResult]) -> list[str]:
+    """Coverage of each framework's op set, measured from what the cases dispatched (not from spec names)."""
+    from opcoverage.catalog import opsets
+
+    frameworks = {"core_aten": "torch", "onnx": "onnxruntime", "jax_lax": "jax"}
+    rows = []
+    exclusions = opsets.load_exclusions()
+    for name in opsets.OPSETS:
+        dispatched = {d for r in results if r.target.split(":")[0] == frameworks[name] for d in r.dispatched}
+        if not dispatched:
+            continue
+        try:
+            cov = opsets.coverage(name, dispatched, exclusions[name])
+        except ImportError:  # the framework is not installed where the report is rendered
+            continue
+        missing = ", ".join(cov["missing"][:40]) + (" ..." if len(cov["missing"]) > 40 else "")
+        rows.append([name, f"{cov['covered']}/{cov['total']}", f"{cov['percent']}%", len(cov["excluded"]),
+                     _escape(missing) or "none"])
+    if not rows:
+        return []
+    return ["## Op-set coverage", "",
+            "Members of each framework's op set that the cases in these results actually dispatched (aten overloads "
+            "traced at run time, ONNX node op_types, jaxpr primitives). Exclusions are listed with their reasons in "
+            "`op_specs/_<opset>.toml`.", "",
+            _table(rows, ["op set", "exercised", "%", "excluded", "not exercised"]), ""]
 
 
 def _environment_table(env: dict[str, Any], targets: tuple[str, ...]) -> str:
@@ -127,7 +155,7 @@ def _failures(results: list[CaseResult], env: dict[str, Any]) -> list[str]:
             samples = ",".join(sorted({m.sample for m in members}))
             first = members[0]
             errors = ""
-            if status is Status.MISMATCH and first.max_abs_err is not None:
+            if status is Status.MISMATCH and first.max_abs_err is not None and "max abs err" not in message:
                 errors = f" (max abs {first.max_abs_err:.3g}, rel {first.max_rel_err:.3g})"
             rows.append([f"`{op}`", dtypes, samples, status.value, _escape(message) + errors,
                          f"`{reproduce_command(first, env)}`"])

@@ -1,4 +1,4 @@
-"""Binding adapters for convolutions: torch's (stride, padding, dilation, groups) onto jax.lax and ONNX Conv/ConvTranspose."""
+"""Binding adapters for convolutions: torch's conv arguments onto jax.lax and ONNX Conv/ConvTranspose."""
 
 from opcoverage.catalog.references.convolution import ntuple
 from opcoverage.catalog.spec import OnnxCall

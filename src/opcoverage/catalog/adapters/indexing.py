@@ -1,5 +1,4 @@
-"""Binding adapters for gathers, scatters and masked indexing: torch's (input, dim, index, ...) argument order,
-jax's .at[] updates, and ONNX Gather/GatherElements/ScatterElements/ScatterND/OneHot/Compress nodes."""
+"""Binding adapters for gathers, scatters and masked indexing: torch, jax .at[] updates and ONNX nodes."""
 
 import numpy as np
 

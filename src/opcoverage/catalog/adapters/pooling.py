@@ -1,5 +1,4 @@
-"""Binding adapters for pooling and resampling: torch's pooling arguments onto jax.lax.reduce_window,
-jax.image.resize and ONNX MaxPool/AveragePool/LpPool/Resize/DepthToSpace."""
+"""Binding adapters for pooling and resampling: torch's arguments onto jax.lax, jax.image and ONNX nodes."""
 
 import numpy as np
 
@@ -114,7 +113,7 @@ def jax_upsample_bilinear2d(input, size, align_corners=False):
 # --- ONNX
 
 
-def _pool_attributes(x, nd, kwargs, with_dilation):
+def _pool_attributes(nd, kwargs, with_dilation):
     kernel = ntuple(kwargs["kernel_size"], nd)
     stride = kwargs.get("stride")
     stride = kernel if stride is None or stride == [] else ntuple(stride, nd)
@@ -131,21 +130,21 @@ def _pool_attributes(x, nd, kwargs, with_dilation):
 
 def onnx_max_pool(args, kwargs):
     x = args[0]
-    return OnnxCall((x,), _pool_attributes(x, x.ndim - 2, kwargs, with_dilation=True))
+    return OnnxCall((x,), _pool_attributes(x.ndim - 2, kwargs, with_dilation=True))
 
 
 def onnx_avg_pool(args, kwargs):
     x = args[0]
     if kwargs.get("divisor_override"):
         raise NotApplicable("ONNX AveragePool has no divisor_override")
-    attributes = _pool_attributes(x, x.ndim - 2, kwargs, with_dilation=False)
+    attributes = _pool_attributes(x.ndim - 2, kwargs, with_dilation=False)
     attributes["count_include_pad"] = int(bool(kwargs.get("count_include_pad", True)))
     return OnnxCall((x,), attributes)
 
 
 def onnx_lp_pool(args, kwargs):
     x = args[0]
-    attributes = _pool_attributes(x, x.ndim - 2, {**kwargs, "padding": 0}, with_dilation=False)
+    attributes = _pool_attributes(x.ndim - 2, {**kwargs, "padding": 0}, with_dilation=False)
     attributes["p"] = int(kwargs["norm_type"])
     return OnnxCall((x,), attributes)
 

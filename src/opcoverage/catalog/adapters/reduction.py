@@ -123,11 +123,15 @@ def _reduce(args: list[np.ndarray], kwargs: dict, op_type: str | None = None) ->
 
 
 def onnx_vector_norm(args: list[np.ndarray], kwargs: dict) -> OnnxCall:
-    op_type = {1: "ReduceL1", 2: "ReduceL2"}[kwargs.get("ord", 2)]
-    return _reduce(args, kwargs, op_type)
+    from opcoverage.backends.base import NotApplicable
+
+    ord = kwargs.get("ord", 2)
+    if ord not in (1, 2):
+        raise NotApplicable(f"ONNX defines the 1- and 2-norm reductions (ReduceL1, ReduceL2), not ord={ord}")
+    return _reduce(args, kwargs, "ReduceL1" if ord == 1 else "ReduceL2")
 
 
-def onnx_cumsum(args: list[np.ndarray], kwargs: dict) -> OnnxCall:
+def onnx_cumulative(args: list[np.ndarray], kwargs: dict) -> OnnxCall:
     # CumSum/CumProd take the axis as a 0-d tensor input.
     return OnnxCall((args[0], np.asarray(kwargs["dim"], dtype=np.int64)), {}, frozenset({1}))
 

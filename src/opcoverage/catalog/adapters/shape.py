@@ -1,5 +1,4 @@
-"""Binding adapters for shape and layout ops: torch's argument conventions onto torch methods, jax.numpy/jax.lax
-and single ONNX nodes (Transpose, Split, Slice, Expand, Tile, Pad, Trilu, ConstantOfShape)."""
+"""Binding adapters for shape and layout ops: torch's arguments onto torch methods, jax and single ONNX nodes."""
 
 import numpy as np
 
