@@ -16,6 +16,7 @@ class Progress:
         self.total, self.done = total, 0
         self.every_s = every_s if every_s is not None else (0.2 if self.tty else 10.0)
         self.tally: dict[str, int] = {}
+        self.resumed = 0
         self.start = self.last = time.monotonic()
 
     def skip(self, results: list[CaseResult]) -> None:
@@ -35,7 +36,7 @@ class Progress:
 
     def _show(self, now: float) -> None:
         elapsed = now - self.start
-        ran = self.done - getattr(self, "resumed", 0)
+        ran = self.done - self.resumed
         eta = elapsed / ran * (self.total - self.done) if ran else 0.0
         counts = " ".join(f"{s.value}={self.tally[s.value]}" for s in Status if s.value in self.tally)
         if self.tty:

@@ -70,12 +70,8 @@ def plan_cases(catalog: Catalog, targets: list[Target], ops: list[str] | None = 
 
 
 @functools.lru_cache(maxsize=4096)
-def _cached_samples(spec: OpSpec, dtype: str, seed: int, mode: str) -> tuple[Sample, ...]:
-    return tuple(generate(spec, dtype, seed, mode))
-
-
 def _samples(spec: OpSpec, dtype: str, seed: int, mode: str) -> tuple[Sample, ...]:
-    return _cached_samples(spec, dtype, seed, mode)
+    return tuple(generate(spec, dtype, seed, mode))
 
 
 def _to_reference_input(array: np.ndarray) -> np.ndarray:

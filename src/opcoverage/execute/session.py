@@ -90,7 +90,6 @@ class RunSession:
         worker = WorkerConfig(tuple(self.config.specs), self.frameworks, tuple(map(str, self.targets)),
                               self.config.seed, self.config.samples,
                               threads=max(1, (os.cpu_count() or 1) // self.jobs))
-        finished = False
         try:
             for result in run_isolated(todo, worker, self.jobs, self.config.timeout) if todo else ():
                 done[result.id] = result
@@ -98,11 +97,9 @@ class RunSession:
                     journal.append(result)
                 if progress:
                     progress(result)
-            finished = True
         finally:
             if journal:
-                journal.close(remove=False)
-        assert finished
+                journal.close(remove=False)  # the caller removes it once the results file is written
         return sorted(done.values(), key=lambda r: planned[r.id])
 
     def results_file(self, results: list[CaseResult]) -> ResultsFile:

@@ -5,6 +5,7 @@ import numpy as np
 
 from opcoverage.backends.base import NotApplicable
 from opcoverage.catalog.references.convolution import ntuple
+from opcoverage.catalog.references.pooling import avg_pool_divisors, pool_geometry
 from opcoverage.catalog.spec import OnnxCall
 
 # --- torch: creation ops take their dtype (and device) from the ``like`` input, which holds no values.
@@ -323,14 +324,35 @@ def jax_slice_scatter(input, src, dim=0, start=None, end=None, step=1):
     return input.at[(slice(None),) * dim + (slice(start, end, step),)].set(src)
 
 
+def _jax_pool(x, nd, kind, kernel_size, stride, padding, dilation, ceil_mode, count_include_pad=True,
+              divisor_override=None):
+    """Pooling as lax.reduce_window with a concrete identity as the initial value, which jax recognises as the
+    differentiable reduce_window_sum / reduce_window_max primitives."""
+    import jax.numpy as jnp
+    from jax import lax
+
+    axes = pool_geometry(x.shape, nd, kernel_size, stride, padding, dilation, ceil_mode)
+    lead = x.ndim - nd
+    window = dict(
+        window_dimensions=(1,) * lead + tuple(a[0] for a in axes),
+        window_strides=(1,) * lead + tuple(a[1] for a in axes),
+        padding=((0, 0),) * lead + tuple((a[2], a[5]) for a in axes),
+        window_dilation=(1,) * lead + tuple(a[3] for a in axes),
+    )
+    if kind == "max":
+        return lax.reduce_window(x, np.array(-np.inf, x.dtype), lax.max, **window)
+    sums = lax.reduce_window(x, np.array(0, x.dtype), lax.add, **window)
+    if divisor_override:
+        return sums / jnp.asarray(divisor_override, x.dtype)
+    return sums / jnp.asarray(avg_pool_divisors(x.shape, nd, axes, count_include_pad), x.dtype)
+
+
 def jax_avg_pool2d_backward(grad_output, input, kernel_size, stride=None, padding=0, ceil_mode=False,
                             count_include_pad=True, divisor_override=None):
     import jax
 
-    from opcoverage.catalog.adapters.pooling import jax_avg_pool2d
-
-    _, vjp = jax.vjp(lambda x: jax_avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad,
-                                              divisor_override), input)
+    _, vjp = jax.vjp(lambda x: _jax_pool(x, 2, "avg", kernel_size, stride, padding, 1, ceil_mode, count_include_pad,
+                                         divisor_override), input)
     return vjp(grad_output)[0]
 
 
@@ -338,9 +360,7 @@ def jax_max_pool2d_with_indices_backward(grad_output, input, kernel_size, stride
                                          ceil_mode=False):
     import jax
 
-    from opcoverage.catalog.adapters.pooling import jax_max_pool2d
-
-    _, vjp = jax.vjp(lambda x: jax_max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode), input)
+    _, vjp = jax.vjp(lambda x: _jax_pool(x, 2, "max", kernel_size, stride, padding, dilation, ceil_mode), input)
     return vjp(grad_output)[0]
 
 

@@ -32,11 +32,6 @@ def _tensor_proto(array: np.ndarray):
 # ---------------------------------------------------------------- plain tensors
 
 
-def onnx_constant(args, kwargs):
-    """Constant has no inputs: the sample's tensor becomes its ``value`` attribute."""
-    return OnnxCall((), {"value": _tensor_proto(args[0])})
-
-
 def torch_numel(x):
     import torch
 
@@ -96,27 +91,7 @@ def torch_nonzero_by_axis(x):
     return torch.stack(torch.nonzero(x, as_tuple=True))
 
 
-def onnx_dropout(args, kwargs):
-    """Dropout's ratio and training_mode are scalar inputs; training with ratio 0 keeps every value."""
-    x = args[0]
-    ratio = _scalar(kwargs.get("p", 0.5), x.dtype)
-    training = _scalar(bool(kwargs.get("training", False)), np.bool_)
-    return OnnxCall((x, ratio, training), constants=frozenset({1, 2}))
-
-
 # ---------------------------------------------------------------- creation ops: the empty `like` input carries the dtype
-
-
-def torch_arange(like, start, end, step):
-    import torch
-
-    return torch.arange(start, end, step, dtype=like.dtype)
-
-
-def onnx_range(args, kwargs):
-    dtype = args[0].dtype
-    bounds = tuple(_scalar(kwargs[k], dtype) for k in ("start", "end", "step"))
-    return OnnxCall(bounds, constants=frozenset({0, 1, 2}))
 
 
 def _torch_window(name, like, window_length, periodic, **extra):
@@ -180,35 +155,6 @@ def onnx_hamming_window(args, kwargs):
     return _onnx_window(args, kwargs)
 
 
-# ---------------------------------------------------------------- bit casts
-
-
-def torch_bitcast_to_int32(x):
-    import torch
-
-    return x.view(torch.int32)
-
-
-def torch_bitcast_to_int16(x):
-    import torch
-
-    return x.view(torch.int16)
-
-
-def jax_bitcast_to_int32(x):
-    import jax.numpy as jnp
-    from jax import lax
-
-    return lax.bitcast_convert_type(x, jnp.int32)
-
-
-def jax_bitcast_to_int16(x):
-    import jax.numpy as jnp
-    from jax import lax
-
-    return lax.bitcast_convert_type(x, jnp.int16)
-
-
 # ---------------------------------------------------------------- pooling
 
 
@@ -221,3 +167,390 @@ def torch_global_lp_pool(input, p=2):
     if len(spatial) == 1:
         return F.lp_pool1d(input, p, spatial[0])
     return {2: F.lp_pool2d, 3: F.lp_pool3d}[len(spatial)](input, p, spatial)
+
+
+# ---------------------------------------------------------------- quantization
+
+_TORCH_QUANTIZED = {"int8": "qint8", "uint8": "quint8", "int32": "qint32"}
+
+
+def _torch_qdtype(zero_point):
+    import torch
+
+    name = _TORCH_QUANTIZED.get(str(zero_point.dtype).replace("torch.", ""))
+    if name is None:
+        raise Unsupported(f"torch has no quantized dtype for {zero_point.dtype}")
+    return getattr(torch, name)
+
+
+def torch_quantize_linear(x, scale, zero_point, axis=1):
+    import torch
+
+    dtype = _torch_qdtype(zero_point)
+    if scale.ndim == 0:
+        return torch.quantize_per_tensor(x, float(scale), int(zero_point), dtype).int_repr()
+    return torch.quantize_per_channel(x, scale.double(), zero_point.long(), axis, dtype).int_repr()
+
+
+def torch_dequantize_linear(x, scale, zero_point, axis=1):
+    import torch
+
+    _torch_qdtype(zero_point)
+    if scale.ndim == 0:
+        return torch._make_per_tensor_quantized_tensor(x, float(scale), int(zero_point)).dequantize()
+    return torch._make_per_channel_quantized_tensor(x, scale.double(), zero_point.long(), axis).dequantize()
+
+
+def _jax_shifted(x, zero_point):
+    import jax.numpy as jnp
+
+    x = x.astype(jnp.int32)
+    return x if zero_point is None else x - zero_point.astype(jnp.int32)
+
+
+def jax_matmul_integer(a, b, a_zero_point=None, b_zero_point=None):
+    """An int32-accumulating matmul (preferred_element_type); zero points are subtracted first."""
+    import jax.numpy as jnp
+
+    if a_zero_point is None and b_zero_point is None:
+        return jnp.matmul(a, b, preferred_element_type=jnp.int32)
+    return jnp.matmul(_jax_shifted(a, a_zero_point), _jax_shifted(b, b_zero_point), preferred_element_type=jnp.int32)
+
+
+def torch_matmul_integer(a, b, a_zero_point=None, b_zero_point=None):
+    """torch._int_mm: int8 x int8 -> int32 for 2-D operands, without zero points."""
+    import torch
+
+    if a_zero_point is not None or b_zero_point is not None or a.ndim != 2:
+        raise NotApplicable("torch._int_mm multiplies 2-D int8 matrices without zero points")
+    if a.dtype != torch.int8:
+        raise Unsupported(f"torch._int_mm takes int8 only, not {a.dtype}")
+    return torch._int_mm(a, b)
+
+
+def jax_conv_integer(x, w, x_zero_point=None, w_zero_point=None, stride=1, padding=0, dilation=1, groups=1):
+    import jax.numpy as jnp
+    from jax import lax
+
+    from opcoverage.catalog.references.convolution import ntuple
+
+    if x_zero_point is not None or w_zero_point is not None:
+        x, w = _jax_shifted(x, x_zero_point), _jax_shifted(w, w_zero_point)
+    return lax.conv_general_dilated(
+        x, w, window_strides=ntuple(stride, 2), padding=[(p, p) for p in ntuple(padding, 2)],
+        rhs_dilation=ntuple(dilation, 2), dimension_numbers=("NCHW", "OIHW", "NCHW"),
+        feature_group_count=groups, preferred_element_type=jnp.int32)
+
+
+def _conv_attributes(kwargs, nd=2):
+    from opcoverage.catalog.references.convolution import ntuple
+
+    padding = ntuple(kwargs.get("padding", 0), nd)
+    return {"strides": list(ntuple(kwargs.get("stride", 1), nd)), "pads": list(padding) * 2,
+            "dilations": list(ntuple(kwargs.get("dilation", 1), nd)), "group": int(kwargs.get("groups", 1))}
+
+
+def onnx_conv_integer(args, kwargs):
+    return OnnxCall(tuple(args), _conv_attributes(kwargs))
+
+
+def onnx_qlinear_conv(args, kwargs):
+    return OnnxCall(tuple(args), _conv_attributes(kwargs))
+
+
+def onnx_dynamic_quantize_linear(args, kwargs):
+    return OnnxCall(tuple(args), n_outputs=3)
+
+
+# ---------------------------------------------------------------- recurrent layers
+
+# Rows of ONNX's stacked gate weights, reordered into torch's gate order.
+_TORCH_GATES = {"lstm": (0, 2, 3, 1), "gru": (1, 0, 2), "rnn_tanh": (0,)}  # iofc -> ifgo, zrh -> rzn
+
+
+def _torch_rnn(kind, X, W, R, B, initial_states, direction, **extra):
+    import torch
+
+    if direction not in ("forward", "bidirectional"):
+        raise NotApplicable(f"torch's recurrent layers run forward or bidirectional, not {direction}")
+    order = _TORCH_GATES[kind]
+    hidden = R.shape[-1]
+
+    def reorder(t):
+        return torch.cat([t[g * hidden:(g + 1) * hidden] for g in order])
+
+    params = []
+    for d in range(W.shape[0]):
+        gates = len(order) * hidden
+        params += [reorder(W[d]), reorder(R[d]), reorder(B[d, :gates]), reorder(B[d, gates:])]
+    batch = X.shape[1]
+    states = [s if s is not None else X.new_zeros(W.shape[0], batch, hidden) for s in initial_states]
+    hx = tuple(states) if kind == "lstm" else states[0]
+    results = getattr(torch, kind)(X, hx, params, True, 1, 0.0, False, direction == "bidirectional", False, **extra)
+    output, finals = results[0], results[1:]
+    seq = X.shape[0]
+    y = output.reshape(seq, batch, W.shape[0], hidden).permute(0, 2, 1, 3)  # ONNX: [seq, directions, batch, hidden]
+    return (y,) + tuple(finals)
+
+
+def torch_rnn_tanh(X, W, R, B, initial_h=None, direction="forward"):
+    return _torch_rnn("rnn_tanh", X, W, R, B, [initial_h], direction)
+
+
+def torch_gru(X, W, R, B, initial_h=None, direction="forward", linear_before_reset=0):
+    if not linear_before_reset:
+        raise NotApplicable("torch's GRU applies the reset gate after the recurrent matmul (linear_before_reset=1) only")
+    return _torch_rnn("gru", X, W, R, B, [initial_h], direction)
+
+
+def torch_lstm(X, W, R, B, initial_h=None, initial_c=None, direction="forward"):
+    return _torch_rnn("lstm", X, W, R, B, [initial_h, initial_c], direction)
+
+
+def _onnx_recurrent(args, kwargs, n_outputs, extra=()):
+    X, W, R, B, *states = args
+    attributes = {"hidden_size": int(R.shape[-1]), "direction": kwargs.get("direction", "forward")}
+    for name in extra:
+        if name in kwargs:
+            attributes[name] = int(kwargs[name])
+    return OnnxCall((X, W, R, B, None, *states), attributes, n_outputs=n_outputs)
+
+
+def onnx_rnn(args, kwargs):
+    return _onnx_recurrent(args, kwargs, 2)
+
+
+def onnx_gru(args, kwargs):
+    return _onnx_recurrent(args, kwargs, 2, ("linear_before_reset",))
+
+
+def onnx_lstm(args, kwargs):
+    return _onnx_recurrent(args, kwargs, 3)
+
+
+# ---------------------------------------------------------------- attention blocks
+
+
+def jax_attention(query, key, value, attn_mask=None, is_causal=False, scale=None, enable_gqa=False):
+    """jax.nn.dot_product_attention takes [batch, seq, heads, dim]; a float mask is its bias."""
+    import jax
+    import jax.numpy as jnp
+
+    q, k, v = (jnp.swapaxes(t, 1, 2) for t in (query, key, value))
+    bias = mask = None
+    if attn_mask is not None:
+        if attn_mask.dtype == jnp.bool_:
+            mask = attn_mask
+        else:
+            bias = attn_mask
+    out = jax.nn.dot_product_attention(q, k, v, bias=bias, mask=mask, scale=scale, is_causal=is_causal)
+    return jnp.swapaxes(out, 1, 2)
+
+
+def onnx_attention(args, kwargs):
+    attributes = {"is_causal": int(bool(kwargs.get("is_causal", False)))}
+    if kwargs.get("scale") is not None:
+        attributes["scale"] = float(kwargs["scale"])
+    return OnnxCall(tuple(args), attributes)
+
+
+def onnx_rotary_embedding(args, kwargs):
+    inputs = tuple(args) if len(args) == 4 else tuple(args[:3])
+    attributes = {k: int(kwargs[k]) for k in ("interleaved", "num_heads", "rotary_embedding_dim") if k in kwargs}
+    return OnnxCall(inputs, attributes)
+
+
+# ---------------------------------------------------------------- signal processing
+
+
+def torch_dft(x, dim=-1, onesided=False, inverse=False, n=None):
+    import torch
+
+    fn = torch.fft.ifft if inverse else (torch.fft.rfft if onesided else torch.fft.fft)
+    return torch.view_as_real(fn(x, n=n, dim=dim))
+
+
+def jax_dft(x, dim=-1, onesided=False, inverse=False, n=None):
+    import jax.numpy as jnp
+
+    fn = jnp.fft.ifft if inverse else (jnp.fft.rfft if onesided else jnp.fft.fft)
+    z = fn(x, n=n, axis=dim)
+    return jnp.stack([z.real, z.imag], axis=-1).astype(x.dtype)
+
+
+def onnx_dft(args, kwargs):
+    """ONNX DFT takes the signal with a trailing axis of 1 (real) and the axis as a 0-d input."""
+    x = args[0]
+    axis = kwargs.get("dim", -1) % x.ndim
+    length = None if kwargs.get("n") is None else _scalar(kwargs["n"], np.int64)
+    attributes = {"onesided": int(bool(kwargs.get("onesided", False))), "inverse": int(bool(kwargs.get("inverse", False)))}
+    return OnnxCall((x[..., None], length, _scalar(axis, np.int64)), attributes, frozenset({1, 2}))
+
+
+def torch_stft_as_real(signal, window, n_fft, hop_length, onesided=True):
+    import torch
+
+    spectrum = torch.stft(signal, n_fft, hop_length=hop_length, win_length=n_fft, window=window, center=False,
+                          onesided=onesided, return_complex=True)
+    return torch.view_as_real(spectrum).permute(0, 2, 1, 3)  # [batch, bins, frames] -> [batch, frames, bins, 2]
+
+
+def onnx_stft_as_real(args, kwargs):
+    signal, window = args
+    inputs = (signal[..., None], _scalar(kwargs["hop_length"], np.int64), window, _scalar(kwargs["n_fft"], np.int64))
+    return OnnxCall(inputs, {"onesided": int(bool(kwargs.get("onesided", True)))}, frozenset({1, 3}))
+
+
+def onnx_mel_weight_matrix(args, kwargs):
+    integers = tuple(_scalar(kwargs[k], np.int64) for k in ("num_mel_bins", "dft_length", "sample_rate"))
+    edges = tuple(_scalar(kwargs[k], np.float32) for k in ("lower_edge_hertz", "upper_edge_hertz"))
+    return OnnxCall(integers + edges, {"output_datatype": _onnx_dtype(args[0].dtype)}, frozenset(range(5)))
+
+
+# ---------------------------------------------------------------- images and detection
+
+
+def onnx_image_decoder(args, kwargs):
+    from opcoverage.catalog.references.onnx import encode_png
+
+    return OnnxCall((encode_png(args[0]),), {"pixel_format": kwargs.get("pixel_format", "RGB")})
+
+
+def onnx_deform_conv2d(args, kwargs):
+    x, weight, offset, *rest = args
+    attributes = _conv_attributes(kwargs)
+    attributes["group"] = x.shape[1] // weight.shape[1]
+    attributes["offset_group"] = offset.shape[1] // (2 * weight.shape[2] * weight.shape[3])
+    attributes["kernel_shape"] = list(weight.shape[2:])
+    return OnnxCall((x, weight, offset, *rest), attributes)
+
+
+def onnx_roi_align(args, kwargs):
+    from opcoverage.catalog.references.onnx import roi_boxes
+
+    x, low, high, batch_indices = args
+    attributes = {k: kwargs[k] for k in ("output_height", "output_width", "sampling_ratio", "spatial_scale",
+                                         "coordinate_transformation_mode") if k in kwargs}
+    attributes["mode"] = "avg"
+    return OnnxCall((x, roi_boxes(low, high), batch_indices), attributes)
+
+
+def onnx_max_roi_pool(args, kwargs):
+    """MaxRoiPool takes boxes as [batch_index, x1, y1, x2, y2] rows of the input's float type."""
+    from opcoverage.catalog.references.onnx import roi_boxes
+
+    x, low, high, batch_indices = args
+    rois = np.concatenate([batch_indices.astype(x.dtype)[:, None], roi_boxes(low, high)], axis=1)
+    attributes = {"pooled_shape": list(kwargs["pooled_shape"]), "spatial_scale": float(kwargs.get("spatial_scale", 1.0))}
+    return OnnxCall((x, rois), attributes)
+
+
+def onnx_non_max_suppression(args, kwargs):
+    boxes, scores = args
+    threshold = kwargs.get("score_threshold")
+    inputs = (boxes, scores, _scalar(kwargs["max_output_boxes_per_class"], np.int64),
+              _scalar(kwargs.get("iou_threshold", 0.0), np.float32),
+              None if threshold is None else _scalar(threshold, np.float32))
+    return OnnxCall(inputs, {"center_point_box": int(kwargs.get("center_point_box", 0))}, frozenset({2, 3, 4}))
+
+
+def torch_max_unpool(input, offsets, kernel_size, stride=None, output_size=None):
+    import torch
+    import torch.nn.functional as F
+
+    from opcoverage.catalog.references.onnx import unpool_output_size, unpool_positions
+
+    stride = stride or kernel_size
+    out_w = unpool_output_size(input.shape, kernel_size, stride, output_size)[1]
+    indices = torch.from_numpy(unpool_positions(offsets.cpu().numpy(), kernel_size, stride, out_w)).to(input.device)
+    return F.max_unpool2d(input, indices, kernel_size, stride, output_size=output_size)
+
+
+def onnx_max_unpool(args, kwargs):
+    """MaxUnpool's indices run over the whole flattened output, batch and channel included."""
+    from opcoverage.catalog.references.onnx import unpool_output_size, unpool_positions
+
+    x, offsets = args
+    kernel = kwargs["kernel_size"]
+    stride = kwargs.get("stride") or kernel
+    out_h, out_w = unpool_output_size(x.shape, kernel, stride, kwargs.get("output_size"))
+    batch, channels = x.shape[:2]
+    planes = (np.arange(batch * channels).reshape(batch, channels, 1, 1) * out_h * out_w).astype(np.int64)
+    indices = unpool_positions(offsets, kernel, stride, out_w) + planes
+    shape = None if kwargs.get("output_size") is None else np.array([batch, channels, out_h, out_w], np.int64)
+    attributes = {"kernel_shape": [kernel, kernel], "strides": [stride, stride]}
+    return OnnxCall((x, indices, shape), attributes, frozenset({2}))
+
+
+# ---------------------------------------------------------------- sets
+
+
+def torch_unique_all(x, dim=None):
+    """torch.unique gives values, inverse and counts; the first index of each value is the least position
+    that maps to it."""
+    import torch
+
+    values, inverse, counts = torch.unique(x, sorted=True, return_inverse=True, return_counts=True, dim=dim)
+    inverse = inverse.reshape(-1)
+    positions = torch.arange(inverse.numel(), device=x.device)
+    first = torch.full((counts.numel(),), inverse.numel(), dtype=torch.int64, device=x.device)
+    first = first.scatter_reduce(0, inverse, positions, reduce="amin")
+    return values, first, inverse, counts
+
+
+def onnx_unique_all(args, kwargs):
+    attributes = {"sorted": 1}
+    if kwargs.get("dim") is not None:
+        attributes["axis"] = int(kwargs["dim"])
+    return OnnxCall(tuple(args), attributes, n_outputs=4)
+
+
+# ---------------------------------------------------------------- control flow
+
+
+def jax_cond(x, pred):
+    import jax.numpy as jnp
+    from jax import lax
+
+    return lax.cond(jnp.asarray(pred), lambda v: v * v, lambda v: -v, x)
+
+
+def onnx_cond(args, kwargs):
+    """If has no data inputs: the tensor reaches each branch as a Constant, and only the condition is fed."""
+    from onnx import helper
+
+    x = args[0]
+    elem = _onnx_dtype(x.dtype)
+
+    def branch(name, op, inputs):
+        nodes = [helper.make_node("Constant", [], ["v"], value=_tensor_proto(x)), helper.make_node(op, inputs, ["out"])]
+        return helper.make_graph(nodes, name, [], [helper.make_tensor_value_info("out", elem, list(x.shape))])
+
+    attributes = {"then_branch": branch("then", "Mul", ["v", "v"]), "else_branch": branch("else", "Neg", ["v"])}
+    return OnnxCall((np.array(bool(kwargs["pred"])),), attributes)
+
+
+def jax_fori_loop(x, upper):
+    from jax import lax
+
+    return lax.fori_loop(0, upper, lambda i, v: lax.cos(v) + i.astype(v.dtype), x)
+
+
+def onnx_fori_loop(args, kwargs):
+    """Loop with a trip count and one carried value; the body reads the iteration number."""
+    from onnx import TensorProto, helper
+
+    x = args[0]
+    elem = _onnx_dtype(x.dtype)
+    nodes = [helper.make_node("Cos", ["v_in"], ["cos"]),
+             helper.make_node("Cast", ["i"], ["i_cast"], to=elem),
+             helper.make_node("Add", ["cos", "i_cast"], ["v_out"]),
+             helper.make_node("Identity", ["cond_in"], ["cond_out"])]
+    body = helper.make_graph(
+        nodes, "fori_body",
+        [helper.make_tensor_value_info("i", TensorProto.INT64, []),
+         helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("v_in", elem, list(x.shape))],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("v_out", elem, list(x.shape))])
+    return OnnxCall((_scalar(kwargs["upper"], np.int64), None, x), {"body": body}, frozenset({0}))
