@@ -38,6 +38,7 @@ _INT_DOMAINS: dict[str, tuple[int, int]] = {
     "prob": (0, 1),
 }
 DOMAINS = tuple(_FLOAT_DOMAINS)
+DEFAULT_REDUCTION_CASES = ({"dim": 1, "keepdim": False}, {"dim": -1, "keepdim": True})
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ def _binary(params: Mapping[str, Any], dtype: str, rng: np.random.Generator) -> 
 def _reduction(params: Mapping[str, Any], dtype: str, rng: np.random.Generator) -> list[SampleInput]:
     domain = params.get("domain", "real")
     shape = tuple(params.get("shape", (4, 5, 6)))
-    cases = params.get("cases", [{"dim": 1, "keepdim": False}, {"dim": -1, "keepdim": True}])
+    cases = params.get("cases", DEFAULT_REDUCTION_CASES)
     out = []
     for kwargs in cases:
         label = f"{_shapes_label([shape])} " + (", ".join(f"{k}={v}" for k, v in kwargs.items()) or "all dims")
@@ -190,8 +191,8 @@ def call_signatures(family: Family, params: Mapping[str, Any]) -> list[tuple[int
     """Each (positional count, keyword arguments) a family's samples can call a binding with, for load-time checks."""
     if family.arity is None:
         return [(len(c["inputs"]), dict(c.get("kwargs", {}))) for c in params["cases"]]
-    if "cases" in params:
-        return [(family.arity, dict(c)) for c in params["cases"]]
+    if "cases" in params or family.name == "reduction":
+        return [(family.arity, dict(c)) for c in params.get("cases", DEFAULT_REDUCTION_CASES)]
     return [(family.arity, dict(params.get("kwargs", {})))]
 
 

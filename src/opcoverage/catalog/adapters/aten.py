@@ -1,5 +1,4 @@
-"""Binding adapters for Core ATen ops called at the aten level: torch.ops.aten calls, and their jax and ONNX
-counterparts."""
+"""Binding adapters for Core ATen ops: torch.ops.aten calls and their jax and ONNX counterparts."""
 
 import numpy as np
 
@@ -34,7 +33,7 @@ def torch_empty_strided(like, size, stride):
     import torch
 
     out = torch.empty_strided(list(size), list(stride), dtype=like.dtype, device=like.device)
-    return torch.tensor(list(out.size()) + list(out.stride()), dtype=torch.int64)
+    return torch.tensor(list(out.size()) + list(out.stride()), dtype=torch.int64, device=like.device)
 
 
 def torch_rand(like, size):
@@ -187,12 +186,6 @@ def torch_cdist_forward(x1, x2, p=2.0):
     return torch.ops.aten._cdist_forward.default(x1, x2, p, None)
 
 
-def torch_pdist_forward(input, p=2.0):
-    import torch
-
-    return torch.ops.aten._pdist_forward.default(input, p)
-
-
 def torch_native_batch_norm_legit(input, weight, bias, running_mean, running_var, momentum=0.1, eps=1e-5):
     """Training mode: the op updates the running statistics in place, so they are copies and extra outputs."""
     import torch
@@ -241,12 +234,6 @@ def torch_grid_sampler_2d(input, grid, mode="bilinear", padding_mode="zeros", al
     import torch.nn.functional as F
 
     return F.grid_sample(input, grid, mode=mode, padding_mode=padding_mode, align_corners=align_corners)
-
-
-def torch_fft_r2c(input, dim, normalization=0, onesided=True):
-    import torch
-
-    return torch.ops.aten._fft_r2c.default(input, list(dim), normalization, onesided)
 
 
 # --- jax
@@ -395,7 +382,7 @@ def jax_embedding_dense_backward(grad_output, indices, num_weights, padding_idx=
     import jax
     import jax.numpy as jnp
 
-    if padding_idx is not None and padding_idx >= 0 or scale_grad_by_freq:
+    if (padding_idx is not None and padding_idx >= 0) or scale_grad_by_freq:
         raise NotApplicable("jax's embedding lookup (jnp.take) has no padding_idx or scale_grad_by_freq")
     weight = jnp.zeros((num_weights, grad_output.shape[-1]), grad_output.dtype)
     _, vjp = jax.vjp(lambda w: jnp.take(w, indices, axis=0), weight)
@@ -443,8 +430,8 @@ def onnx_scalar_tensor(args, kwargs):
 def onnx_arange(args, kwargs):
     """Range(start, limit, delta), each a 0-d tensor of the output's type, fed as graph inputs."""
     dtype = args[0].dtype
-    values = [np.asarray(kwargs[k]).astype(dtype) for k in ("start", "end")] + [np.asarray(kwargs.get("step", 1)).astype(dtype)]
-    return OnnxCall(tuple(values), {}, op_type="Range")
+    values = (kwargs["start"], kwargs["end"], kwargs.get("step", 1))
+    return OnnxCall(tuple(np.asarray(v).astype(dtype) for v in values), {}, op_type="Range")
 
 
 def onnx_index(args, kwargs):
@@ -512,8 +499,8 @@ def onnx_native_dropout(args, kwargs):
 def onnx_embedding_dense_backward(args, kwargs):
     """ScatterND with reduction add of each gradient row into a zero weight gradient at its index."""
     grad_output, indices = args
-    if kwargs.get("padding_idx", -1) is not None and kwargs.get("padding_idx", -1) >= 0 \
-            or kwargs.get("scale_grad_by_freq"):
+    padding_idx = kwargs.get("padding_idx", -1)
+    if (padding_idx is not None and padding_idx >= 0) or kwargs.get("scale_grad_by_freq"):
         raise NotApplicable("ScatterND has no padding_idx or scale_grad_by_freq")
     zeros = np.zeros((kwargs["num_weights"], grad_output.shape[-1]), dtype=grad_output.dtype)
     return OnnxCall((zeros, indices[..., None], grad_output), {"reduction": "add"}, constants=frozenset({0}),

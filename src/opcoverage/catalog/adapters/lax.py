@@ -14,6 +14,7 @@ AXIS = "i"
 
 
 def _float_of_width(x) -> str:
+    # torch dtypes print as "torch.int32", jax's as "int32": both name a NumPy integer type once stripped.
     return _FLOAT_OF_WIDTH[np.dtype(str(x.dtype).replace("torch.", "")).itemsize]
 
 

@@ -75,23 +75,13 @@ def torch_shrink(input, lambd=0.5, bias=0.0):
     raise NotApplicable("torch has hardshrink (bias 0) and softshrink (bias = lambd) only")
 
 
-def torch_gather_nd(data, indices):
-    return data[tuple(indices.unbind(-1))]
-
-
-def jax_gather_nd(data, indices):
-    import jax.numpy as jnp
-
-    return data[tuple(jnp.moveaxis(indices, -1, 0))]
-
-
 def torch_nonzero_by_axis(x):
     import torch
 
     return torch.stack(torch.nonzero(x, as_tuple=True))
 
 
-# ---------------------------------------------------------------- creation ops: the empty `like` input carries the dtype
+# ---------------------------------------------------------------- windows: the empty `like` input carries the dtype
 
 
 def _torch_window(name, like, window_length, periodic, **extra):
@@ -331,29 +321,6 @@ def onnx_lstm(args, kwargs):
 # ---------------------------------------------------------------- attention blocks
 
 
-def jax_attention(query, key, value, attn_mask=None, is_causal=False, scale=None, enable_gqa=False):
-    """jax.nn.dot_product_attention takes [batch, seq, heads, dim]; a float mask is its bias."""
-    import jax
-    import jax.numpy as jnp
-
-    q, k, v = (jnp.swapaxes(t, 1, 2) for t in (query, key, value))
-    bias = mask = None
-    if attn_mask is not None:
-        if attn_mask.dtype == jnp.bool_:
-            mask = attn_mask
-        else:
-            bias = attn_mask
-    out = jax.nn.dot_product_attention(q, k, v, bias=bias, mask=mask, scale=scale, is_causal=is_causal)
-    return jnp.swapaxes(out, 1, 2)
-
-
-def onnx_attention(args, kwargs):
-    attributes = {"is_causal": int(bool(kwargs.get("is_causal", False)))}
-    if kwargs.get("scale") is not None:
-        attributes["scale"] = float(kwargs["scale"])
-    return OnnxCall(tuple(args), attributes)
-
-
 def onnx_rotary_embedding(args, kwargs):
     inputs = tuple(args) if len(args) == 4 else tuple(args[:3])
     attributes = {k: int(kwargs[k]) for k in ("interleaved", "num_heads", "rotary_embedding_dim") if k in kwargs}
@@ -361,44 +328,6 @@ def onnx_rotary_embedding(args, kwargs):
 
 
 # ---------------------------------------------------------------- signal processing
-
-
-def torch_dft(x, dim=-1, onesided=False, inverse=False, n=None):
-    import torch
-
-    fn = torch.fft.ifft if inverse else (torch.fft.rfft if onesided else torch.fft.fft)
-    return torch.view_as_real(fn(x, n=n, dim=dim))
-
-
-def jax_dft(x, dim=-1, onesided=False, inverse=False, n=None):
-    import jax.numpy as jnp
-
-    fn = jnp.fft.ifft if inverse else (jnp.fft.rfft if onesided else jnp.fft.fft)
-    z = fn(x, n=n, axis=dim)
-    return jnp.stack([z.real, z.imag], axis=-1).astype(x.dtype)
-
-
-def onnx_dft(args, kwargs):
-    """ONNX DFT takes the signal with a trailing axis of 1 (real) and the axis as a 0-d input."""
-    x = args[0]
-    axis = kwargs.get("dim", -1) % x.ndim
-    length = None if kwargs.get("n") is None else _scalar(kwargs["n"], np.int64)
-    attributes = {"onesided": int(bool(kwargs.get("onesided", False))), "inverse": int(bool(kwargs.get("inverse", False)))}
-    return OnnxCall((x[..., None], length, _scalar(axis, np.int64)), attributes, frozenset({1, 2}))
-
-
-def torch_stft_as_real(signal, window, n_fft, hop_length, onesided=True):
-    import torch
-
-    spectrum = torch.stft(signal, n_fft, hop_length=hop_length, win_length=n_fft, window=window, center=False,
-                          onesided=onesided, return_complex=True)
-    return torch.view_as_real(spectrum).permute(0, 2, 1, 3)  # [batch, bins, frames] -> [batch, frames, bins, 2]
-
-
-def onnx_stft_as_real(args, kwargs):
-    signal, window = args
-    inputs = (signal[..., None], _scalar(kwargs["hop_length"], np.int64), window, _scalar(kwargs["n_fft"], np.int64))
-    return OnnxCall(inputs, {"onesided": int(bool(kwargs.get("onesided", True)))}, frozenset({1, 3}))
 
 
 def onnx_mel_weight_matrix(args, kwargs):

@@ -1,5 +1,4 @@
-"""References for Core ATen ops that the other catalog areas do not reach (backward ops, creation ops, aten-level
-variants), in float64 NumPy, written with the torch argument names."""
+"""References for Core ATen ops (backward, creation and aten-level variants), in float64 NumPy."""
 
 import itertools
 
@@ -419,15 +418,3 @@ def native_dropout(input, p, train=True):
     if p == 1:
         return np.zeros_like(input), np.zeros(input.shape, dtype=bool)
     raise ValueError("native_dropout with 0 < p < 1 in training is random; the catalog samples p = 0, p = 1 and eval")
-
-
-# --- FFT at the aten level (real-to-complex and back), for completeness of the aten surface
-
-
-def fft_r2c(input, dim, normalization=0, onesided=True):
-    """aten::_fft_r2c: normalization 0 none, 1 by 1/sqrt(n), 2 by 1/n (n the product of the transformed sizes)."""
-    out = np.fft.fftn(input, axes=dim)
-    if onesided:
-        out = out[(slice(None),) * (dim[-1] % input.ndim) + (slice(0, input.shape[dim[-1]] // 2 + 1),)]
-    n = int(np.prod([input.shape[d] for d in dim]))
-    return out / {0: 1.0, 1: np.sqrt(n), 2: n}[normalization]

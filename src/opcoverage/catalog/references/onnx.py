@@ -7,7 +7,6 @@ import zlib
 
 import numpy as np
 
-from opcoverage.catalog.dtypes import numpy_dtype
 
 # ---------------------------------------------------------------- plain tensors
 
@@ -101,10 +100,6 @@ def center_crop_pad(x, shape, axes=None):
             widths[axis] = (before, size - length - before)
             out = np.pad(out, widths)
     return out
-
-
-def gather_nd(data, indices):
-    return data[tuple(np.moveaxis(indices, -1, 0))]
 
 
 def nonzero_by_axis(x):
@@ -283,50 +278,7 @@ def lstm(X, W, R, B=None, initial_h=None, initial_c=None, direction="forward"):
     return _recurrence(X, W, R, B, [initial_h, initial_c], direction, step)
 
 
-# ---------------------------------------------------------------- losses (torch's conventions, which ONNX shares)
-
-
-def negative_log_likelihood_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
-    classes = input.shape[1]
-    safe = np.where(target == ignore_index, 0, target)
-    picked = -np.take_along_axis(input, np.expand_dims(safe, 1), axis=1).squeeze(1)
-    w = np.ones(classes)[safe] if weight is None else weight[safe]
-    w = np.where(target == ignore_index, 0.0, w)
-    loss = picked * w
-    if reduction == "none":
-        return loss
-    if reduction == "sum":
-        return loss.sum()
-    return loss.sum() / w.sum()
-
-
-def softmax_cross_entropy_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
-    shifted = input - input.max(axis=1, keepdims=True)
-    log_prob = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    return negative_log_likelihood_loss(log_prob, target, weight, ignore_index, reduction)
-
-
-# ---------------------------------------------------------------- attention blocks
-
-
-def _softmax(x, axis=-1):
-    shifted = x - np.max(x, axis=axis, keepdims=True)
-    e = np.exp(shifted)
-    return e / e.sum(axis=axis, keepdims=True)
-
-
-def attention(query, key, value, attn_mask=None, is_causal=False, scale=None, enable_gqa=False):
-    """softmax(q k^T * scale + mask) v over [batch, heads, seq, dim]; key/value heads repeat for grouped queries."""
-    group = query.shape[1] // key.shape[1]
-    key, value = np.repeat(key, group, axis=1), np.repeat(value, group, axis=1)
-    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
-    scores = query @ np.swapaxes(key, -1, -2) * scale
-    if attn_mask is not None:
-        scores = np.where(attn_mask, scores, -np.inf) if attn_mask.dtype == np.bool_ else scores + attn_mask
-    if is_causal:
-        length_q, length_k = scores.shape[-2:]
-        scores = np.where(np.tril(np.ones((length_q, length_k), dtype=bool)), scores, -np.inf)
-    return _softmax(scores) @ value
+# ---------------------------------------------------------------- attention blocks and KV caches
 
 
 def rotary_embedding(x, cos_cache, sin_cache, position_ids=None, interleaved=0, num_heads=0,
@@ -413,26 +365,6 @@ def tensor_scatter(past_cache, update, write_indices=None, mode="linear", axis=-
 
 
 # ---------------------------------------------------------------- signal processing
-
-
-def _as_real(z):
-    return np.stack([z.real, z.imag], axis=-1)
-
-
-def dft(x, dim=-1, onesided=False, inverse=False, n=None):
-    """The DFT of a real signal along dim as (real, imaginary) pairs in a trailing axis of 2."""
-    if inverse:
-        return _as_real(np.fft.ifft(x, n, axis=dim))
-    return _as_real(np.fft.rfft(x, n, axis=dim) if onesided else np.fft.fft(x, n, axis=dim))
-
-
-def stft_as_real(signal, window, n_fft, hop_length, onesided=True):
-    """Windowed frames of [batch, length] (no centring, no padding) -> [batch, frames, bins, 2]."""
-    frames = (signal.shape[-1] - n_fft) // hop_length + 1
-    starts = hop_length * np.arange(frames)
-    windows = signal[:, starts[:, None] + np.arange(n_fft)] * window
-    spectrum = np.fft.rfft(windows, axis=-1) if onesided else np.fft.fft(windows, axis=-1)
-    return _as_real(spectrum)
 
 
 def mel_weight_matrix(like, num_mel_bins, dft_length, sample_rate, lower_edge_hertz, upper_edge_hertz):
@@ -661,20 +593,6 @@ def max_unpool(input, offsets, kernel_size, stride=None, output_size=None):
     out = np.zeros((batch, channels, out_h * out_w))
     np.put_along_axis(out, positions, input.reshape(batch, channels, -1), axis=2)
     return out.reshape(batch, channels, out_h, out_w)
-
-
-def affine_grid_generator(theta, size, align_corners=False):
-    """Sampling grid theta @ (x, y[, z], 1) over normalized output coordinates: [N, (D,) H, W, 2 or 3]."""
-    def coordinates(n):
-        if align_corners:
-            return np.linspace(-1.0, 1.0, n)
-        return (np.arange(n) * 2.0 + 1.0) / n - 1.0
-
-    spatial = list(size[2:])
-    axes = [coordinates(n) for n in spatial]
-    mesh = np.meshgrid(*axes, indexing="ij")  # (z,) y, x order
-    base = np.stack(list(reversed(mesh)) + [np.ones(tuple(spatial))], axis=-1)  # x, y(, z), 1
-    return np.einsum("...k,nik->n...i", base, theta)
 
 
 # ---------------------------------------------------------------- text features and sets

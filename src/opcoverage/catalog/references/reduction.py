@@ -1,5 +1,7 @@
 """References for reductions, scans and sorting, in float64 NumPy, written with the torch keyword names."""
 
+import warnings
+
 import numpy as np
 import scipy.special
 
@@ -42,14 +44,25 @@ def aminmax(x, dim=None, keepdim=False):
     return (np.amin(x, axis=dim, keepdims=keepdim), np.amax(x, axis=dim, keepdims=keepdim))
 
 
+def var(x, dim=None, keepdim=False, correction=1):
+    # A size-1 dim with correction=1 has no degrees of freedom: NaN is the answer, NumPy's warning is noise.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.var(x, axis=_axes(dim), keepdims=keepdim, ddof=correction)
+
+
+def std(x, dim=None, keepdim=False, correction=1):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.std(x, axis=_axes(dim), keepdims=keepdim, ddof=correction)
+
+
 def var_mean(x, dim=None, keepdim=False, correction=1):
-    return (np.var(x, axis=_axes(dim), keepdims=keepdim, ddof=correction),
-            np.mean(x, axis=_axes(dim), keepdims=keepdim))
+    return var(x, dim, keepdim, correction), np.mean(x, axis=_axes(dim), keepdims=keepdim)
 
 
 def std_mean(x, dim=None, keepdim=False, correction=1):
-    return (np.std(x, axis=_axes(dim), keepdims=keepdim, ddof=correction),
-            np.mean(x, axis=_axes(dim), keepdims=keepdim))
+    return std(x, dim, keepdim, correction), np.mean(x, axis=_axes(dim), keepdims=keepdim)
 
 
 def vector_norm(x, ord=2, dim=None, keepdim=False):
