@@ -1,4 +1,4 @@
-"""Command line: `opcoverage targets | catalog | run | report | merge | check`."""
+"""Command line: `opcoverage targets | catalog | run | report | merge | check | baseline | audit`."""
 
 from __future__ import annotations
 
@@ -132,6 +132,12 @@ def _cmd_report(args) -> int:
     merged = _read_all(args.files)
     gate = exp.gate(merged.results, exp.load(args.expect)) if args.expect else None
     text = render(merged, [Path(p).name for p in args.files], gate)
+    if args.audit:
+        from opcoverage.claims.audit import audit
+        from opcoverage.report.audit import section
+
+        text = text.rstrip() + "\n\n## Claims versus measured\n\n" + "\n".join(
+            section(audit(merged), merged.environment, level=3)).rstrip() + "\n"
     if args.out:
         from opcoverage.results import write_atomic
 
@@ -171,6 +177,21 @@ def _cmd_baseline(args) -> int:
     return EXIT_OK
 
 
+def _cmd_audit(args) -> int:
+    from opcoverage.claims.audit import audit
+    from opcoverage.report.audit import render as render_audit
+    from opcoverage.results import write_atomic
+
+    merged = _read_all(args.files)
+    text = render_audit(audit(merged), [Path(p).name for p in args.files], merged.environment)
+    if args.out:
+        write_atomic(args.out, text)
+        print(f"opcoverage: wrote {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="opcoverage", description="Operator coverage matrices for ML backends.")
     parser.add_argument("--version", action="version", version=f"opcoverage {__version__}")
@@ -195,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="RESULTS.json")
     p.add_argument("--out", metavar="FILE", help="write the report here (default: stdout)")
     p.add_argument("--expect", metavar="DIR", help="expected-failure folder: adds regressions and stale entries")
+    p.add_argument("--audit", action="store_true", help="add the claims-versus-measured audit (see `audit`)")
     p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("merge", help="merge results files (CI shards) into one")
@@ -211,6 +233,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="RESULTS.json")
     p.add_argument("--out", required=True, metavar="DIR")
     p.set_defaults(func=_cmd_baseline)
+
+    p = sub.add_parser("audit", help="each op x dtype cell: what the framework's registry claims versus what was "
+                                     "measured, disagreements first")
+    p.add_argument("files", nargs="+", metavar="RESULTS.json")
+    p.add_argument("--out", metavar="FILE", help="write the audit here (default: stdout)")
+    p.set_defaults(func=_cmd_audit)
     return parser
 
 

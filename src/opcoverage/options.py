@@ -65,6 +65,9 @@ RUN_OPTIONS: tuple[Option, ...] = (
            lambda v: Path(v) if v else None, None, "DIR"),
     Option("out", "write the results file (JSON) here", lambda v: Path(v) if v else None, None, "FILE",
            pytest="--opcov-json"),
+    Option("suite", "run an external conformance suite's cases instead of the catalog's: onnx-node (onnx's backend "
+                    "node tests, on targets that consume ONNX); --ops then takes test names or op types",
+           lambda v: str(v).strip() or None, None, "NAME"),
 )
 
 
@@ -89,6 +92,37 @@ def _flag(value: Any) -> bool:
     return value is True or str(value).lower() in ("1", "true", "yes", "on")
 
 
+def _budget(text: Any) -> float:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise UsageError(f"--perf-budget expects a number of seconds, got {text!r}") from None
+    if value <= 0:
+        raise UsageError(f"--perf-budget must be positive, got {text!r}")
+    return value
+
+
+def _threads(text: Any) -> int:
+    value = _int(text)
+    if value < 1:
+        raise UsageError(f"--perf-threads must be at least 1, got {text!r}")
+    return value
+
+
+# Performance options (opcoverage.perf): added here because they parse with the helpers above.
+RUN_OPTIONS += (
+    Option("perf", "also time every passing case (once per op, target and dtype, on its first sample): steady-state "
+                   "median and IQR at a small and a beyond-cache shape, first-call cost, GB/s, GFLOP/s and % of the "
+                   "target's roofline measured in the same run; runs one worker with every core unless --jobs",
+           _flag, False),
+    Option("perf_budget", "seconds the --perf timing may take over the whole run, spread over its cases (each capped "
+                          "between 0.05 and 2 s)", _budget, 120.0, "SECONDS"),
+    Option("perf_threads", "intra-op threads the --perf workers run with (default: the cores shared among the "
+                           "workers); 1 keeps other processes on a busy machine out of the timings", _threads, None,
+           "N"),
+)
+
+
 # Options of isolated runs: the CLI runs cases in worker processes; pytest runs them in its own process.
 CLI_RUN_OPTIONS: tuple[Option, ...] = (
     Option("jobs", "worker processes (default: one per core for CPU targets, one for accelerator targets)", _jobs,
@@ -109,6 +143,10 @@ class RunConfig:
     samples: str = "quick"
     expect: Path | None = None
     out: Path | None = None
+    suite: str | None = None
+    perf: bool = False
+    perf_budget: float = 120.0
+    perf_threads: int | None = None
     jobs: int | None = None
     timeout: float = 120.0
     resume: bool = False
@@ -140,6 +178,10 @@ def add_argparse_options(parser) -> None:
 
 def add_pytest_options(group) -> None:
     for option in RUN_OPTIONS:
+        if option.parse is _flag:
+            group.addoption(option.pytest_flag, dest=f"opcov_{option.dest}", action="store_true", default=None,
+                            help=f"{option.help} [env {option.env}]")
+            continue
         group.addoption(option.pytest_flag, dest=f"opcov_{option.dest}", metavar=option.metavar,
                         help=f"{option.help} [env {option.env}]",
                         action="append" if option.repeat else "store", default=None)

@@ -67,7 +67,7 @@ def opcov_run(request: pytest.FixtureRequest):
         result = run_session.run_one(case)
         state["results"].append(result)
         env = {"seed": run_session.config.seed, "samples": run_session.config.samples,
-               "specs": run_session.config.specs}
+               "specs": run_session.config.specs, "suite": run_session.config.suite}
         return result, find_expectation(result, state["expected"]), env
 
     return run

@@ -111,6 +111,9 @@ def merge(files: Iterable[tuple[str, ResultsFile]]) -> ResultsFile:
                     "merge only runs of the same catalog, seed and sample mode")
         environment.setdefault("targets", {}).update(results_file.environment.get("targets", {}))
         environment.setdefault("frameworks", {}).update(results_file.environment.get("frameworks", {}))
+        environment.setdefault("categories", {}).update(results_file.environment.get("categories", {}))
+        if results_file.environment.get("roofline"):  # --perf shards: each measured its own targets' roofs
+            environment.setdefault("roofline", {}).update(results_file.environment["roofline"])
         for record in results_file.results:
             seen = by_key.get(record.key)
             if seen is None:

@@ -81,6 +81,17 @@ def _finite_or_none(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
+def _json_safe(value: Any) -> Any:
+    """A perf record with its non-finite numbers (a zero-time division, say) as null, as JSON requires."""
+    if isinstance(value, float):
+        return _finite_or_none(value)
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
 def case_id(op: str, target: Target | str, dtype: str, sample_id: str) -> str:
     """The one stable, greppable id of a case, used by the CLI, pytest, results and reports."""
     return f"{op}-{target}-{dtype}-{sample_id}"
@@ -103,6 +114,7 @@ class CaseResult:
     reference: str = ""
     duration_s: float | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    perf: Mapping[str, Any] | None = None  # timings, cost and roofline attainment (opcoverage.perf), with --perf
 
     @property
     def id(self) -> str:
@@ -129,6 +141,8 @@ class CaseResult:
         }
         if self.extra:
             record["extra"] = dict(self.extra)
+        if self.perf is not None:
+            record["perf"] = _json_safe(self.perf)
         return record
 
     @classmethod
@@ -147,4 +161,5 @@ class CaseResult:
             reference=record.get("reference", ""),
             duration_s=record.get("duration_s"),
             extra=dict(record.get("extra", {})),
+            perf=record.get("perf"),
         )

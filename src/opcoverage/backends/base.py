@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol, runtime_checkable
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -35,6 +36,36 @@ class Execution:
     dispatched: tuple[str, ...] = ()
     fallback: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ArrayInfo:
+    """Shape, dtype and size of one input or output; ``view`` when an output aliases an input's memory."""
+
+    shape: tuple[int, ...]
+    dtype: str
+    nbytes: int
+    view: bool = False
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A case made ready to time by a backend's optional ``prepare(spec, sample, device)``: inputs already on the
+    device, the program compiled or the session built::
+
+        prepared = backend.prepare(spec, sample, "cpu")
+        prepared.call()  # one run of the op; returns once the device has finished
+
+    ``outputs`` describes what one call produced (for the cost model); ``first_call_s`` is the one-time cost
+    (compile, session creation, tracing) plus the first run, kept apart from the steady state; ``threads`` is the
+    intra-op thread count the call runs with; ``flush``, on GPUs, overwrites the L2 cache between repetitions.
+    """
+
+    call: Callable[[], Any]
+    outputs: tuple[ArrayInfo, ...]
+    first_call_s: float
+    threads: int | None = None
+    flush: Callable[[], Any] | None = None
 
 
 class NotApplicable(Exception):
@@ -86,7 +117,8 @@ class Backend(Protocol):
 UNSUPPORTED_PATTERNS = re.compile(
     r"not implemented for|NotImplementedError|NOT_IMPLEMENTED|UNIMPLEMENTED|Could not find an implementation|"
     r"is not currently supported|not supported on|does not support|is not supported|unsupported dtype|"
-    r"Unsupported dtype|not currently implemented|no kernel|No kernel|doesn't support|only supports",
+    r"Unsupported dtype|not currently implemented|no kernel|No kernel|doesn't support|only supports|"
+    r"input must be float32 or float64",
 )
 
 
@@ -95,6 +127,17 @@ def classify_by_message(error: BaseException) -> Status:
         return Status.UNSUPPORTED
     text = f"{type(error).__name__}: {error}"
     return Status.UNSUPPORTED if UNSUPPORTED_PATTERNS.search(text) else Status.ERROR
+
+
+@contextlib.contextmanager
+def reached(names: Callable[[], Iterable[str]]) -> Iterator[None]:
+    """On failure, attach the framework ops the case reached to the exception (``opcov_dispatched``): an op
+    that was attempted and failed was still exercised, and op-set coverage counts it."""
+    try:
+        yield
+    except BaseException as exc:
+        exc.opcov_dispatched = tuple(dict.fromkeys(names()))  # type: ignore[attr-defined]
+        raise
 
 
 def thread_budget() -> int | None:

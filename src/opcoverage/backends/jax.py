@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import os
+import time
 from typing import Any
 
 import numpy as np
 
-from opcoverage.backends.base import DeviceInfo, Execution, as_output_tuple, classify_by_message
+from opcoverage.backends.base import (ArrayInfo, DeviceInfo, Execution, Prepared, as_output_tuple, classify_by_message,
+                                     reached, thread_budget)
 from opcoverage.catalog.spec import CallBinding, OpSpec
 from opcoverage.types import Sample, Status
 
@@ -84,9 +87,10 @@ class JaxBackend:
 
         traced = jax.jit(call).trace(*args)  # one trace gives both the jaxpr and the program to compile
         primitives = tuple(dict.fromkeys(_primitives(traced.jaxpr.jaxpr)))
-        result = traced.lower().compile()(*args)
-        leaves = jax.tree_util.tree_leaves(result)
-        jax.block_until_ready(leaves)
+        with reached(lambda: primitives):
+            result = traced.lower().compile()(*args)
+            leaves = jax.tree_util.tree_leaves(result)
+            jax.block_until_ready(leaves)
         fallback = None
         for leaf in leaves:
             placed = {d.platform for d in getattr(leaf, "devices", lambda: set())()}
@@ -98,6 +102,27 @@ class JaxBackend:
     def classify(self, error: BaseException) -> Status:
         return classify_by_message(error)
 
+    def prepare(self, spec: OpSpec, sample: Sample, device: str) -> Prepared:
+        """The compiled executable as a zero-argument call that blocks until its results are ready, on inputs already
+        placed on ``device``; ``first_call_s`` covers tracing, compiling and the first run."""
+        jax = _jax()
+        binding = spec.bindings["jax"]
+        assert isinstance(binding, CallBinding)
+        fn, kwargs = binding.resolve(), binding.rename(sample.kwargs)
+        args = jax.block_until_ready([jax.device_put(np.asarray(a), jax.devices(device)[0]) for a in sample.args])
+        start = time.perf_counter()
+        compiled = jax.jit(lambda *xs: fn(*xs, **kwargs)).lower(*args).compile()
+        leaves = jax.block_until_ready(jax.tree_util.tree_leaves(compiled(*args)))
+        first = time.perf_counter() - start
+
+        def call():
+            jax.block_until_ready(compiled(*args))
+
+        inputs = {_pointer(a) for a in args} - {None}
+        outputs = tuple(ArrayInfo(tuple(x.shape), str(x.dtype), int(x.nbytes), _pointer(x) in inputs) for x in leaves)
+        flush = _cache_flush(jax, jax.devices(device)[0]) if device != "cpu" else None
+        return Prepared(call, outputs, first, (thread_budget() or os.cpu_count()) if device == "cpu" else None, flush)
+
 
 def _primitives(jaxpr: Any):
     from jax.extend.core import jaxprs_in_params
@@ -106,3 +131,18 @@ def _primitives(jaxpr: Any):
         yield eqn.primitive.name
         for sub in jaxprs_in_params(eqn.params):
             yield from _primitives(getattr(sub, "jaxpr", sub))
+
+
+def _pointer(array: Any) -> int | None:
+    """The device buffer's address, to tell an output that merely forwards an input (no data moved)."""
+    try:
+        return array.unsafe_buffer_pointer() if array.size else None
+    except Exception:  # sharded or deleted arrays have no single buffer
+        return None
+
+
+def _cache_flush(jax, device: Any):
+    """Rewrite a buffer larger than any accelerator's L2 (128 MiB; an H100 has 50) so repetitions start cold."""
+    scratch = jax.device_put(np.zeros(32 * 2**20, np.float32), device)
+    rewrite = jax.jit(lambda x: x + 1)
+    return lambda: jax.block_until_ready(rewrite(scratch))

@@ -5,11 +5,14 @@ from __future__ import annotations
 import ctypes
 import functools
 import importlib.util
+import os
+import time
 from typing import Any
 
 import numpy as np
 
-from opcoverage.backends.base import DeviceInfo, Execution, NotApplicable, classify_by_message, thread_budget
+from opcoverage.backends.base import (ArrayInfo, DeviceInfo, Execution, NotApplicable, Prepared, classify_by_message,
+                                     reached, thread_budget)
 from opcoverage.catalog.dtypes import dtype_name, numpy_dtype
 from opcoverage.catalog.spec import CallBinding, OnnxBinding, OnnxCall, OpSpec, SampleSpec, resolve_dotted
 from opcoverage.types import Sample, Status
@@ -87,19 +90,57 @@ class OnnxRuntimeBackend:
         assert isinstance(binding, OnnxBinding)
         model, op_type, feeds = build_model(binding, sample, spec.result_dtype)
         provider = PROVIDERS.get(device, device)
-        fallback = None
-        try:
-            session = _session(model, provider, strict=provider != "CPUExecutionProvider")
-        except Exception as exc:
-            if provider == "CPUExecutionProvider" or not _is_placement_error(exc):
-                raise
-            session = _session(model, provider, strict=False)
-            fallback = f"{provider} did not take the {op_type} node; it ran on CPUExecutionProvider ({_first_line(exc)})"
-        outputs = session.run_with_ort_values(None, {name: _to_ortvalue(a) for name, a in feeds.items()})
+        with reached(lambda: (op_type,)):
+            session, fallback = _session_or_fallback(model, provider, op_type)
+            outputs = session.run_with_ort_values(None, {name: _to_ortvalue(a) for name, a in feeds.items()})
         return Execution(tuple(_from_ortvalue(v) for v in outputs), (op_type,), fallback)
+
+    def prepare(self, spec: OpSpec, sample: Sample, device: str) -> Prepared:
+        """A fresh session of the case's single-node model (CPU fallback disabled, as in ``run``) as a zero-argument
+        call on feeds converted once; a run is synchronous. ``first_call_s`` covers building the session and the
+        first run."""
+        binding = spec.bindings["onnx"]
+        assert isinstance(binding, OnnxBinding)
+        model, _, feeds = build_model(binding, sample, spec.result_dtype)
+        provider = PROVIDERS.get(device, device)
+        values = {name: _to_ortvalue(a) for name, a in feeds.items()}
+        start = time.perf_counter()
+        session = _session.__wrapped__(model, provider, strict=provider != "CPUExecutionProvider")  # uncached
+        outputs = session.run_with_ort_values(None, values)
+        first = time.perf_counter() - start
+        inputs = {v.data_ptr() for v in values.values()}
+        infos = tuple(ArrayInfo(tuple(v.shape()), _element_type(v.data_type()), v.tensor_size_in_bytes(),
+                                v.data_ptr() in inputs) for v in outputs)
+        threads = session.get_session_options().intra_op_num_threads or os.cpu_count()
+        return Prepared(functools.partial(session.run_with_ort_values, None, values), infos, first, threads)
 
     def classify(self, error: BaseException) -> Status:
         return classify_by_message(error)
+
+    def run_model(self, model: bytes, feeds: dict[str, Any], device: str) -> Execution:
+        """Run a whole serialized ONNX model (an external suite's test) on the device, CPU fallback disabled as
+        in ``run``. Feeds by input name: arrays of any ONNX element type (ml_dtypes for bfloat16, float8,
+        int4, ...), lists of arrays for sequences, None for an empty optional::
+
+            backend.run_model(model_bytes, {"x": np.ones(3, np.float32)}, "cpu").outputs
+        """
+        provider = PROVIDERS.get(device, device)
+        fallback = None
+        new_session = _session.__wrapped__  # a suite's model runs once: caching its session would only hold memory
+        try:
+            session = new_session(model, provider, strict=provider != "CPUExecutionProvider")
+        except Exception as exc:
+            if provider == "CPUExecutionProvider" or not _is_placement_error(exc):
+                raise
+            session = new_session(model, provider, strict=False)
+            fallback = f"{provider} did not take every node; some ran on CPUExecutionProvider ({_first_line(exc)})"
+        op_types = _model_op_types(model)
+        exotic = any(isinstance(v, np.ndarray) and v.dtype.isbuiltin == 2 for v in feeds.values()) or any(
+            _numpy_lacks(o.type) for o in session.get_outputs())
+        if not exotic:  # run() converts NumPy arrays, strings, lists (sequences) and None (optionals) itself
+            return Execution(tuple(session.run(None, dict(feeds))), op_types, fallback)
+        outputs = session.run_with_ort_values(None, {name: _any_to_ortvalue(a) for name, a in feeds.items()})
+        return Execution(tuple(_any_from_ortvalue(v) for v in outputs), op_types, fallback)
 
 
 @functools.lru_cache(maxsize=None)
@@ -118,6 +159,17 @@ def _cpu_name() -> str:
 
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+
+
+def _session_or_fallback(model: bytes, provider: str, what: str):
+    """A session on the provider alone; if it rejects the node, one with CPU fallback, and why (a `fallback`)."""
+    try:
+        return _session(model, provider, strict=provider != "CPUExecutionProvider"), None
+    except Exception as exc:
+        if provider == "CPUExecutionProvider" or not _is_placement_error(exc):
+            raise
+        reason = f"{provider} did not take the {what}; it ran on CPUExecutionProvider ({_first_line(exc)})"
+        return _session(model, provider, strict=False), reason
 
 
 def _is_placement_error(exc: BaseException) -> bool:
@@ -224,7 +276,8 @@ def build_model(binding: OnnxBinding, sample: Sample, result_dtype: tuple[str, .
     except onnx.shape_inference.InferenceError as exc:
         if any(m in str(exc) for m in ("Type Error", "has unsupported type", "type constraint")):
             raise NotApplicable(f"the ONNX {op_type} schema does not define these input types: {_first_line(exc)}") from None
-        raise
+        # Strict inference also fails inside some of onnx's own function bodies; let the runtime decide then.
+        inferred = onnx.shape_inference.infer_shapes(model)
     typed = []
     for o, out in zip(outputs, inferred.graph.output):
         elem = out.type.tensor_type.elem_type
@@ -278,3 +331,52 @@ def _from_ortvalue(value) -> np.ndarray:
             ctypes.memmove(out.ctypes.data, value.data_ptr(), value.tensor_size_in_bytes())
         return out.view(ml_dtypes.bfloat16)
     return value.numpy()
+
+
+def _model_op_types(model: bytes) -> tuple[str, ...]:
+    """The op types of a model's top-level nodes, in order, once each."""
+    import onnx
+
+    return tuple(dict.fromkeys(node.op_type for node in onnx.ModelProto.FromString(model).graph.node))
+
+
+def _numpy_lacks(ort_type: str) -> bool:
+    """Whether an ORT type such as ``tensor(float8e4m3fn)`` has no NumPy dtype (only an ml_dtypes one)."""
+    from onnx import TensorProto, helper
+
+    elem = getattr(TensorProto, ort_type[len("tensor("):-1].upper(), None) if ort_type.startswith("tensor(") else None
+    return elem is not None and elem != TensorProto.STRING and helper.tensor_dtype_to_np_dtype(elem).isbuiltin == 2
+
+
+def _any_to_ortvalue(array: np.ndarray):
+    """Like _to_ortvalue, for every ONNX element type ml_dtypes has: ORT takes the bytes onnx would store
+    (sub-byte types such as int4 packed two to a byte), laid over an array of the tensor's logical shape."""
+    if array.dtype.isbuiltin != 2:  # 2: a user-defined dtype, which is how ml_dtypes registers its types
+        return _to_ortvalue(array)
+    from onnx import helper, numpy_helper
+
+    raw = np.frombuffer(numpy_helper.from_array(np.ascontiguousarray(array)).raw_data, dtype=np.uint8)
+    carrier = np.zeros(array.shape, dtype=np.uint16 if array.dtype.itemsize == 2 else np.uint8)
+    carrier.reshape(-1).view(np.uint8)[: raw.size] = raw
+    return _ort().OrtValue.ortvalue_from_numpy_with_onnx_type(carrier, helper.np_dtype_to_tensor_dtype(array.dtype))
+
+
+def _any_from_ortvalue(value) -> np.ndarray:
+    """Like _from_ortvalue, for every element type: types NumPy lacks are read back through onnx's own
+    decoding of the raw bytes (ml_dtypes arrays)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    if not _numpy_lacks(value.data_type()):
+        return value.numpy()
+    elem = getattr(TensorProto, value.data_type()[len("tensor("):-1].upper())
+    size = value.tensor_size_in_bytes()
+    raw = (ctypes.c_char * size).from_address(value.data_ptr()).raw if size else b""
+    return numpy_helper.to_array(helper.make_tensor("y", elem, value.shape(), raw, raw=True))
+
+
+def _element_type(ort_type: str) -> str:
+    """``tensor(float)`` -> ``float32``: the catalog's dtype name of an ORT element type."""
+    from onnx import TensorProto, helper
+
+    elem = getattr(TensorProto, ort_type[len("tensor("):-1].upper(), None) if ort_type.startswith("tensor(") else None
+    return dtype_name(helper.tensor_dtype_to_np_dtype(elem)) if elem is not None else ort_type

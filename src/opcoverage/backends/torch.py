@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
+import time
 import warnings
 from typing import Any
 
 import numpy as np
 
-from opcoverage.backends.base import DeviceInfo, Execution, as_output_tuple, classify_by_message, thread_budget
+from opcoverage.backends.base import (ArrayInfo, DeviceInfo, Execution, Prepared, as_output_tuple, classify_by_message,
+                                     reached, thread_budget)
 from opcoverage.catalog.spec import CallBinding, OpSpec
 from opcoverage.types import Sample, Status
 
@@ -92,6 +95,8 @@ class TorchBackend:
         devices_seen: set[str] = set()
 
         class Recorder(TorchDispatchMode):
+            supports_higher_order_operators = True  # torch.cond / while_loop reach the mode as one call
+
             def __torch_dispatch__(self, func, types, args=(), kwargs=None):
                 dispatched.append(func.name())
                 out = func(*args, **(kwargs or {}))
@@ -102,7 +107,7 @@ class TorchBackend:
 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            with Recorder():
+            with reached(lambda: dispatched), Recorder():
                 result = fn(*args, **kwargs)
             if device != "cpu":
                 getattr(torch, device).synchronize() if hasattr(getattr(torch, device, None), "synchronize") else None
@@ -118,8 +123,50 @@ class TorchBackend:
                 fallback = f"tensors were produced on {', '.join(sorted(strays))}, not {device}"
         return Execution(outputs, tuple(dict.fromkeys(dispatched)), fallback)
 
+    def prepare(self, spec: OpSpec, sample: Sample, device: str) -> Prepared:
+        """The op as a synchronised zero-argument call on inputs already on ``device`` (for timing; no dispatch
+        recording): ``backend.prepare(spec, sample, "cpu").call()``."""
+        torch = self._torch()
+        binding = spec.bindings["torch"]
+        assert isinstance(binding, CallBinding)
+        args = [to_torch(a, device, sample.layout) for a in sample.args]
+        sync = getattr(getattr(torch, device, None), "synchronize", None) if device != "cpu" else None
+        op = functools.partial(binding.resolve(), *args, **binding.rename(sample.kwargs))
+        call = op if sync is None else lambda: (op(), sync())
+        if sync is not None:
+            sync()  # the inputs' copies to the device are not part of the first call
+        start = time.perf_counter()
+        result = op()
+        if sync is not None:
+            sync()
+        first = time.perf_counter() - start
+        inputs = {a.untyped_storage().data_ptr() for a in args}
+        outputs = tuple(_array_info(t, inputs) for t in as_output_tuple(result))
+        flush = _l2_flush(torch, device, sync) if sync is not None else None
+        return Prepared(call, outputs, first, torch.get_num_threads() if device == "cpu" else None, flush)
+
     def classify(self, error: BaseException) -> Status:
         return classify_by_message(error)
+
+
+def _array_info(value: Any, input_pointers: set[int]) -> ArrayInfo:
+    import torch
+
+    if not isinstance(value, torch.Tensor):
+        return ArrayInfo((), type(value).__name__, 0)
+    view = value.numel() > 0 and value.untyped_storage().data_ptr() in input_pointers
+    return ArrayInfo(tuple(value.shape), str(value.dtype).removeprefix("torch."), value.numel() * value.element_size(),
+                     view)
+
+
+def _l2_flush(torch, device: str, sync):
+    """Overwrite the device's L2 cache (twice its size) so each repetition starts cold, as in a real model."""
+    props = getattr(getattr(torch, device), "get_device_properties", None)
+    size = getattr(props(0), "L2_cache_size", 0) if props is not None else 0
+    if not size:
+        return None
+    scratch = torch.empty(2 * size, dtype=torch.uint8, device=device)
+    return lambda: (scratch.zero_(), sync())
 
 
 def to_torch(array: np.ndarray, device: str, layout: str = "contiguous") -> Any:

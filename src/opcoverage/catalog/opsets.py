@@ -18,17 +18,21 @@ def core_aten() -> frozenset[str]:
     """Base names of the aten ops with an overload tagged ``core`` (the Core ATen opset)."""
     import torch
 
+    # dir(torch.ops.aten) lists only the ops loaded so far; the dispatcher knows every registered one.
     names = set()
-    for name in dir(torch.ops.aten):
-        packet = getattr(torch.ops.aten, name, None)
-        overloads = getattr(packet, "overloads", None)
-        if overloads is None:
+    for qualified in torch._C._dispatch_get_all_op_names():
+        namespace, _, rest = qualified.partition("::")
+        if namespace != "aten":
+            continue
+        base, _, overload = rest.partition(".")
+        if base in names:
             continue
         try:
-            if any(torch.Tag.core in getattr(packet, o).tags for o in overloads()):
-                names.add(name)
+            op = getattr(getattr(torch.ops.aten, base), overload or "default")
         except (AttributeError, RuntimeError):
             continue
+        if torch.Tag.core in op.tags:
+            names.add(base)
     return frozenset(names)
 
 

@@ -14,7 +14,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 from opcoverage.execute.runner import Case
 from opcoverage.types import CaseResult, Status
@@ -30,6 +30,8 @@ class WorkerConfig:
     seed: int
     samples: str
     threads: int
+    suite: Any = None  # the loaded external suite (opcoverage.suites) whose cases these workers run, if any
+    perf: Any = None  # an opcoverage.perf.PerfConfig: time passing cases (--perf)
 
 
 def _worker_main(conn: Connection, config: WorkerConfig) -> None:
@@ -44,7 +46,11 @@ def _worker_main(conn: Connection, config: WorkerConfig) -> None:
     from opcoverage.catalog.loader import load_catalog
     from opcoverage.execute.runner import run_case
 
-    catalog = load_catalog(list(config.specs) or None, frameworks=config.frameworks)
+    if config.suite is not None:  # suite cases need the suite's data, not the catalog
+        from opcoverage.suites import activate
+
+        activate(config.suite)
+    catalog = load_catalog(list(config.specs) or None, frameworks=config.frameworks) if config.suite is None else None
     _warm_up(config.targets)
     conn.send(("ready", None))
     while True:
@@ -54,7 +60,7 @@ def _worker_main(conn: Connection, config: WorkerConfig) -> None:
             return
         if case is None:
             return
-        result = run_case(catalog, case, config.seed, config.samples)
+        result = run_case(catalog, case, config.seed, config.samples, config.perf)
         conn.send(("result", result.to_json()))
 
 
@@ -109,7 +115,7 @@ def _death_message(exitcode: int | None) -> str:
 
 def _failed(case: Case, status: Status, message: str, duration: float) -> CaseResult:
     return CaseResult(case.op, str(case.target), case.dtype, case.sample, status, message, sample_desc=case.label,
-                      duration_s=duration)
+                      duration_s=duration, extra={"suite": case.suite} if case.suite else {})
 
 
 def _drain(w: _Worker) -> Iterator[CaseResult]:

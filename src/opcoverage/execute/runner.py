@@ -7,7 +7,7 @@ import functools
 import time
 import traceback
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
@@ -33,6 +33,7 @@ class Case:
     dtype: str
     sample: str
     label: str
+    suite: str | None = None  # set when an external conformance suite planned the case and judges it
 
     @property
     def id(self) -> str:
@@ -92,8 +93,14 @@ def _message(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"[:MESSAGE_LIMIT]
 
 
-def run_case(catalog: Catalog, case: Case, seed: int = 0, mode: str = "quick") -> CaseResult:
-    """Run one case in this process and return its result; never raises for a backend's failure."""
+def run_case(catalog: Catalog, case: Case, seed: int = 0, mode: str = "quick", perf: Any = None) -> CaseResult:
+    """Run one case in this process and return its result; never raises for a backend's failure.
+
+    With ``perf`` (an opcoverage.perf.PerfConfig), a passing case on its op's first sample is also timed."""
+    if case.suite:
+        from opcoverage.suites import run_suite_case
+
+        return run_suite_case(case)
     spec = catalog[case.op]
     backend = get_backend(case.target.framework)
     base = dict(op=case.op, target=str(case.target), dtype=case.dtype, sample=case.sample, reference=spec.reference.call)
@@ -117,6 +124,7 @@ def run_case(catalog: Catalog, case: Case, seed: int = 0, mode: str = "quick") -
     except Exception as exc:
         status = backend.classify(exc)
         return CaseResult(**base, status=status, message=_message(exc), duration_s=time.perf_counter() - start,
+                          dispatched=tuple(getattr(exc, "opcov_dispatched", ())),
                           extra={"traceback": _short_traceback(exc)} if status is Status.ERROR else {})
     duration = time.perf_counter() - start
     outputs = tuple(np.asarray(o) for o in execution.outputs)
@@ -125,9 +133,14 @@ def run_case(catalog: Catalog, case: Case, seed: int = 0, mode: str = "quick") -
     if execution.fallback:
         verdict = "correct" if result.status is Status.PASS else f"and wrong: {result.message}"
         status, message = Status.FALLBACK, f"{execution.fallback} (result {verdict})"
+    timed = None
+    if perf is not None and status is Status.PASS and sample.index == _samples(spec, case.dtype, seed, mode)[0].index:
+        from opcoverage.perf import measure_case  # timing runs after the verdict and never changes it
+
+        timed = measure_case(spec, sample, backend, case.target.device, perf)
     return CaseResult(**base, status=status, message=message[:MESSAGE_LIMIT], max_abs_err=result.max_abs_err,
                       max_rel_err=result.max_rel_err, dispatched=execution.dispatched, duration_s=duration,
-                      extra=dict(execution.extra))
+                      extra=dict(execution.extra), perf=timed)
 
 
 def _short_traceback(exc: BaseException) -> str:

@@ -13,7 +13,9 @@ from opcoverage.execute.pool import WorkerConfig, run_isolated
 from opcoverage.execute.runner import Case, plan_cases, run_case
 from opcoverage.journal import Journal, check_identity, journal_path
 from opcoverage.options import RunConfig
+from opcoverage.perf import config_for, roofline
 from opcoverage.results import ResultsFile
+from opcoverage.suites import get_suite, runnable_targets
 from opcoverage.types import CaseResult
 
 
@@ -23,21 +25,35 @@ class RunSession:
     def __init__(self, config: RunConfig):
         self.config = config
         self.targets = resolve_targets(config.targets)
+        self.suite = get_suite(config.suite) if config.suite else None
+        if self.suite is not None and not config.targets:  # by default, every available target that can run it
+            self.targets = runnable_targets(self.suite, self.targets)
         bindings = {getattr(get_backend(t.framework), "binding", t.framework) for t in self.targets}
         self.frameworks = tuple(sorted(bindings & {"torch", "jax", "onnx"}))
-        self.catalog = load_catalog(config.specs or None, frameworks=self.frameworks)
-        self.cases: list[Case] = plan_cases(self.catalog, self.targets, config.ops, config.dtypes, config.cases,
-                                            config.seed, config.samples)
+        if self.suite is not None:  # an external suite's cases instead of the catalog's (--suite)
+            self.catalog = None
+            self.cases = self.suite.plan(self.targets, config.ops, config.dtypes, config.cases)
+        else:
+            self.catalog = load_catalog(config.specs or None, frameworks=self.frameworks)
+            self.cases: list[Case] = plan_cases(self.catalog, self.targets, config.ops, config.dtypes, config.cases,
+                                                config.seed, config.samples)
         if not self.cases:
             raise UsageError("the filters select no case; check --ops, --dtypes and --cases against `opcoverage catalog`")
         self.journal = Journal(journal_path(config.out), self.identity) if config.out else None
         self.resumed = self._recorded() if config.resume else []
+        self.perf = config_for(self.cases, config.perf_budget, self.jobs) if config.perf else None  # --perf
+        self._perf_threads = config.perf_threads if config.perf else None
+        if self._perf_threads:  # in-process cases (pytest) read it through backends.base.thread_budget()
+            os.environ["OPCOV_THREADS"] = str(self._perf_threads)
 
     @property
     def identity(self) -> dict:
-        return {"catalog": self.catalog.fingerprint, "seed": self.config.seed, "samples": self.config.samples}
+        source = self.suite.fingerprint if self.suite is not None else self.catalog.fingerprint
+        return {"catalog": source, "seed": self.config.seed, "samples": self.config.samples}
 
     def environment(self) -> dict:
+        if self.suite is not None:
+            return self._suite_environment()
         env = environment.collect(self.targets, self.config.seed, self.config.samples, self.catalog.fingerprint)
         env["specs"] = [str(s) for s in (self.config.specs or ["builtin"])]
         env["catalog_ops"] = len(self.catalog)
@@ -45,14 +61,23 @@ class RunSession:
         env["categories"] = {op.name: op.category for op in self.catalog if op.name in ran}
         return env
 
+    def _suite_environment(self) -> dict:
+        env = environment.collect(self.targets, self.config.seed, self.config.samples, self.suite.fingerprint)
+        env.update(self.suite.environment())
+        env["catalog_ops"] = len(self.suite.tests)  # the report's "% of catalog" is then % of the suite
+        env["categories"] = {c.op: self.suite.category for c in self.cases}
+        return env
+
     def run_one(self, case: Case) -> CaseResult:
         """Run a case in this process (the pytest form)."""
-        return run_case(self.catalog, case, self.config.seed, self.config.samples)
+        return run_case(self.catalog, case, self.config.seed, self.config.samples, self.perf)
 
     @property
     def jobs(self) -> int:
         if self.config.jobs:
             return self.config.jobs
+        if self.config.perf:  # workers timing side by side would share cores and memory bandwidth
+            return 1
         # Accelerators get one worker per device; CPU targets one per core.
         on_cpu = all(t.device.lower() in ("cpu", "cpuexecutionprovider") for t in self.targets)
         return (os.cpu_count() or 1) if on_cpu else 1
@@ -89,7 +114,8 @@ class RunSession:
         todo = [c for c in self.cases if c.id not in done]
         worker = WorkerConfig(tuple(self.config.specs), self.frameworks, tuple(map(str, self.targets)),
                               self.config.seed, self.config.samples,
-                              threads=max(1, (os.cpu_count() or 1) // self.jobs))
+                              threads=self._perf_threads or max(1, (os.cpu_count() or 1) // self.jobs),
+                              suite=self.suite, perf=self.perf)
         try:
             for result in run_isolated(todo, worker, self.jobs, self.config.timeout) if todo else ():
                 done[result.id] = result
@@ -103,4 +129,7 @@ class RunSession:
         return sorted(done.values(), key=lambda r: planned[r.id])
 
     def results_file(self, results: list[CaseResult]) -> ResultsFile:
-        return ResultsFile(self.environment(), tuple(results))
+        env = self.environment()
+        if self.perf is not None:
+            env["roofline"] = roofline.summarize(results)
+        return ResultsFile(env, tuple(results))

@@ -9,6 +9,7 @@ from typing import Any
 from tabulate import tabulate
 
 from opcoverage.expectations import GateReport
+from opcoverage.report.perf import render_perf
 from opcoverage.report.rollup import Cell, Level, Rollup, rollup, summarize
 from opcoverage.results import ResultsFile
 from opcoverage.types import CaseResult, Status
@@ -50,6 +51,8 @@ def reproduce_command(result: CaseResult, environment: dict[str, Any]) -> str:
              "--cases", result.id, "--seed", str(environment.get("seed", 0))]
     if environment.get("samples", "quick") != "quick":
         parts += ["--samples", environment["samples"]]
+    if environment.get("suite"):  # a case from an external suite (--suite), not from the catalog
+        parts += ["--suite", environment["suite"]]
     for spec_dir in environment.get("specs", []):
         if spec_dir != "builtin":
             parts += ["--specs", spec_dir]
@@ -91,6 +94,7 @@ def render(results_file: ResultsFile, sources: list[str], gate: GateReport | Non
         out += [_table(rows, ["op"] + [SHORT_DTYPES.get(d, d) for d in roll.dtypes]), "", "</details>", ""]
     out += _opset_coverage(results)
     out += _failures(results, env)
+    out += render_perf(results, env)  # only with --perf results
     if gate is not None:
         out += _gate_section(gate)
     return "\n".join(out).rstrip() + "\n"
