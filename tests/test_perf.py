@@ -7,16 +7,19 @@ import os
 import subprocess
 import sys
 
+import jsonschema
 import numpy as np
 import pytest
 
 from opcoverage.backends.base import ArrayInfo
 from opcoverage.catalog.spec import CallBinding, OpSpec, SampleSpec
+from opcoverage.errors import UsageError
 from opcoverage.perf import shapes
 from opcoverage.perf.cost import cost_of
 from opcoverage.perf.roofline import Roofline, attainment
 from opcoverage.perf.timing import measure, quantile
 from opcoverage.report.perf import render_perf
+from opcoverage.results import SCHEMA_PATH
 from opcoverage.types import CaseResult, Sample, Status
 from tests.conftest import ADD_SPEC
 
@@ -132,6 +135,18 @@ def test_scaling_keeps_broadcasting_and_values_and_reads_growth_from_the_referen
     assert shapes.grid_floor(300) == 256 and shapes.grid_floor(1.5) == 1
 
 
+def test_a_backend_that_cannot_be_timed_gets_an_error_record_not_an_exception():
+    from opcoverage.perf import PerfConfig, measure_case
+
+    class NoPrepare:
+        framework = "plain"
+
+    spec = _spec("add", "binary", "elementwise_binary", "numpy.add", "torch.add")
+    sample = Sample("add", "float32", 0, (np.ones((4, 33), np.float32),) * 2, {}, "", 0)
+    record = measure_case(spec, sample, NoPrepare(), "cpu", PerfConfig())
+    assert "has no prepare()" in record["error"]
+
+
 def _perf_result(target, op, median, shapes_, category_bytes=4000, small=1e-5):
     perf = {"shapes": shapes_, "median_s": median, "iqr_s": 0.0, "noisy": False, "reps": 5, "first_call_s": 0.01,
             "bytes": category_bytes, "flops": 1000, "gb_s": category_bytes / median / 1e9, "gflop_s": 1.0,
@@ -148,7 +163,33 @@ def test_report_ratios_use_the_geometric_mean_per_category():
     assert "## Performance" in text and "### Roofline" in text and "### Cross-target ratios on cpu" in text
     assert "over the time on `torch:cpu`" in text
     summary = next(line for line in text.splitlines() if line.startswith("| elementwise_binary"))
-    assert "| 4 " in summary  # geometric mean of 2x and 8x
+    assert "| 4 " in summary and "| 2/2 " in summary  # geometric mean of 2x and 8x, over two pairs
+
+
+def test_perf_options_reach_the_run_config_from_the_cli_and_pytest():
+    from opcoverage.cli import build_parser
+    from opcoverage.options import add_pytest_options, from_argparse, from_pytest
+
+    config = from_argparse(build_parser().parse_args(["run", "--perf", "--perf-budget", "30", "--perf-threads", "1"]))
+    assert (config.perf, config.perf_budget, config.perf_threads) == (True, 30.0, 1)
+    assert from_argparse(build_parser().parse_args(["run"])).perf is False
+
+    class Group:  # what pytest's option group records, and what its config hands back
+        def __init__(self):
+            self.options = {}
+
+        def addoption(self, flag, dest, **kwargs):
+            self.options[flag] = (dest, kwargs)
+
+    group = Group()
+    add_pytest_options(group)
+    dest, kwargs = group.options["--opcov-perf"]
+    assert kwargs["action"] == "store_true"  # a flag, as on the command line: no value follows it
+    values = {dest: True, group.options["--opcov-perf-budget"][0]: "5"}
+    config = from_pytest(type("Config", (), {"getoption": lambda self, name: values.get(name)})())
+    assert config.perf and config.perf_budget == 5.0
+    with pytest.raises(UsageError, match="--perf-budget must be positive"):
+        from_argparse(build_parser().parse_args(["run", "--perf-budget", "0"]))
 
 
 def test_tiny_real_perf_run_on_torch_cpu(spec_dir, tmp_path):
@@ -160,6 +201,7 @@ def test_tiny_real_perf_run_on_torch_cpu(spec_dir, tmp_path):
                "float32", "--perf", "--perf-budget", "1", "--out", str(out)]
     subprocess.run(command, check=True, env=env, capture_output=True, timeout=240)
     data = json.loads(out.read_text())
+    jsonschema.validate(data, json.loads(SCHEMA_PATH.read_text()))
     timed = {r["op"]: r["perf"] for r in data["results"] if r.get("perf")}
     assert set(timed) == {"add", "relu"}  # once per op and dtype: s0 only
     assert all("perf" not in r for r in data["results"] if r["sample"] != "s0")

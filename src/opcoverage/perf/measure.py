@@ -1,10 +1,10 @@
 """Perf stage, measurement: the perf record of one passing case (small and large shape, cost, roofline attainment).
 
 The small shape is the case's own sample (dispatch-bound latency). The large one scales that sample (see
-``shapes``) so its bytes reach a multiple of the last-level cache: the reference tells how bytes grow with the
-scale factor (so an op whose output outgrows its inputs, outer or kron, is known before anything large is
-allocated), a probe at a few MiB measures the real growth of bytes and time on the target, and the large factor
-follows, shrunk where its call would not fit the case's time cap. Only the large shape is timed at length.
+``shapes``) until its working set is a multiple of the last-level cache: the reference tells how the working set
+grows with the scale factor (so an op whose output outgrows its inputs, outer or kron, is known before anything
+large is allocated), a probe at about 1/64 of the target measures the real growth of bytes and time on the
+target, and the large factor follows, shrunk where one call would not fit the case's time cap.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from opcoverage.perf.timing import Timing, measure
 from opcoverage.types import Sample
 
 SMALL_SHARE = 0.25  # of a case's cap, for the small shape; the rest grows and times the large one
-CALLS_PER_LARGE = 5  # a large call may take at most this fraction of what is left: warm-up + three reps + margin
+CALLS_PER_LARGE = 5  # a large call may take 1/5 of the time left: a warm-up call, three reps and a margin
 PROBE_FRACTION = 64.0  # the probe moves about 1/64 of the large shape's bytes (a few MiB: past dispatch costs)
 MIN_CASE_CAP_S, MAX_CASE_CAP_S = 0.05, 2.0
 
@@ -68,7 +68,7 @@ def measure_case(spec: OpSpec, sample: Sample, backend: Any, device: str, config
     try:
         roof = roofline(backend, device, sample.dtype)  # once per process and dtype, not charged to the case
         start = time.perf_counter()
-        record = _measure(spec, sample, backend, device, config, roof, start + case_cap(config))
+        record = _measure(spec, sample, backend, device, config, roof, _CaseClock(case_cap(config)))
     except Exception as exc:  # timing must never change a verdict
         record = {"error": f"{type(exc).__name__}: {str(exc).strip()}"[:300]}
     spent = time.perf_counter() - start
@@ -78,22 +78,40 @@ def measure_case(spec: OpSpec, sample: Sample, backend: Any, device: str, config
     return record
 
 
+class _CaseClock:
+    """A case's time cap, not counting one-time costs: each prepared shape's first call (a compile, a session's
+    creation, the first run) extends it, so a target that compiles every shape still gets its share of timing.
+    The run's budget (_Spent) counts everything."""
+
+    def __init__(self, cap: float):
+        self.deadline = time.perf_counter() + cap
+
+    def prepared(self, prepared: Prepared) -> Prepared:
+        self.deadline += prepared.first_call_s
+        return prepared
+
+    def left(self) -> float:
+        return max(self.deadline - time.perf_counter(), 0.0)
+
+
 def _measure(spec: OpSpec, sample: Sample, backend: Any, device: str, config: PerfConfig, roof: Roofline,
-             deadline: float) -> dict[str, Any]:
-    cap = deadline - time.perf_counter()
-    small_prepared = backend.prepare(spec, sample, device)
-    small = _point(spec, sample, small_prepared, measure(small_prepared.call, SMALL_SHARE * cap), roof)
+             clock: _CaseClock) -> dict[str, Any]:
+    """Time the small shape, grow the large one, time it, and judge it against the roof."""
+    cap = clock.left()
+    small_prepared = clock.prepared(backend.prepare(spec, sample, device))
+    timing = measure(small_prepared.call, SMALL_SHARE * cap, flush=small_prepared.flush)
+    small = _point(spec, sample, small_prepared, timing, roof)
     small_outputs = small_prepared.outputs
     del small_prepared
     plan = shapes.scale_plan(spec)
     if plan.mode is None:
         return {**_roof_record(roof, sample.dtype), **small, "note": plan.reason}
     target = config.llc_multiple * roof.llc_bytes
-    grown, note = _grow(spec, sample, backend, device, plan.mode, small, small_outputs, target, deadline)
+    grown, note = _grow(spec, sample, backend, device, plan.mode, small, small_outputs, target, clock)
     if grown is None:
         return {**_roof_record(roof, sample.dtype), **small, "note": note}
     factor, large_sample, prepared = grown
-    left = max(deadline - time.perf_counter(), 0.0)
+    left = clock.left()
     # A call that alone overruns what is left gets one timed repetition after its warm-up, not three.
     reps = 3 if prepared.first_call_s * CALLS_PER_LARGE <= max(left, cap) else 1
     timing = measure(prepared.call, left, min_reps=reps, flush=prepared.flush)
@@ -123,7 +141,7 @@ def _roof_record(roof: Roofline, dtype: str) -> dict[str, Any]:
 
 def _grow(spec: OpSpec, sample: Sample, backend: Any, device: str, mode: str, small: dict[str, Any],
           small_outputs: tuple[ArrayInfo, ...], target: float,
-          deadline: float) -> tuple[tuple[int, Sample, Prepared] | None, str]:
+          clock: _CaseClock) -> tuple[tuple[int, Sample, Prepared] | None, str]:
     """The scaled sample whose bytes reach ``target`` without its call outgrowing the time cap, prepared.
 
     One probe at about 1/PROBE_FRACTION of the target, sized by the reference's growth law, fixes the real growth
@@ -146,7 +164,7 @@ def _grow(spec: OpSpec, sample: Sample, backend: Any, device: str, mode: str, sm
     wanted = (target / moved) ** (1 / exponent)
     if shapes.grid_floor(wanted) < 2:
         return None, "declared sample only: it already reaches the large working set"
-    call_cap = max(deadline - time.perf_counter(), 0.0) / CALLS_PER_LARGE
+    call_cap = clock.left() / CALLS_PER_LARGE
     # Until a probe says otherwise, all of the small call's time is taken to grow with its bytes: an upper bound.
     time_limit = (call_cap / seconds) ** (1 / exponent) if seconds > 0 else math.inf
     probe_factor = shapes.grid_floor(min(wanted / PROBE_FRACTION ** (1 / exponent), time_limit))
@@ -154,7 +172,7 @@ def _grow(spec: OpSpec, sample: Sample, backend: Any, device: str, mode: str, sm
     if probe_factor >= 2:
         try:
             probe_sample = shapes.scale_sample(sample, probe_factor, mode)
-            probe = backend.prepare(spec, probe_sample, device)
+            probe = clock.prepared(backend.prepare(spec, probe_sample, device))
         except Exception as exc:
             return None, f"declared sample only: the inputs scaled x{probe_factor} were rejected ({_reason(exc)})"
         took = _quickest_call(probe, call_cap)
@@ -164,7 +182,7 @@ def _grow(spec: OpSpec, sample: Sample, backend: Any, device: str, mode: str, sm
         time_exp = max(exponent, math.log(max(cost.flops, 1) / work) / growth)
         factor, moved = probe_factor, float(cost.footprint)
         wanted = factor * (target / moved) ** (1 / exponent)
-        call_cap = max(deadline - time.perf_counter(), 0.0) / CALLS_PER_LARGE
+        call_cap = clock.left() / CALLS_PER_LARGE
         time_limit = factor * (call_cap / took) ** (1 / time_exp) if took > 0 else math.inf
     step = min(shapes.grid_ceil(wanted), shapes.grid_floor(time_limit))
     if step <= factor:
@@ -175,7 +193,7 @@ def _grow(spec: OpSpec, sample: Sample, backend: Any, device: str, mode: str, sm
         del probe  # free the probe's arrays before allocating the large ones
     large_sample = shapes.scale_sample(sample, step, mode)
     try:
-        return (step, large_sample, backend.prepare(spec, large_sample, device)), ""
+        return (step, large_sample, clock.prepared(backend.prepare(spec, large_sample, device))), ""
     except Exception as exc:
         return None, f"declared sample only: the inputs scaled x{step} were rejected ({_reason(exc)})"
 

@@ -53,8 +53,9 @@ def render_perf(results: Iterable[CaseResult], environment: dict[str, Any]) -> l
            "is four times the last-level cache (smaller where one call would not fit the case's time cap); *small* "
            "is the sample as declared (dispatch-bound latency). % roof is the roofline time, max(bytes / bandwidth, "
            "FLOPs / matmul peak), over the median, with both roofs measured in the same run by the target's own "
-           "framework; it is left out where the working set is under four times the cache. ~ marks a noisy result "
-           "(IQR above 10% of the median).", ""]
+           "framework (again whenever an op beats them, so they only rise: each case is judged against the roofs "
+           "as they stood when it ran, and the table below shows the highest); it is left out where the working set "
+           "is under four times the cache. ~ marks a noisy result (IQR above 10% of the median).", ""]
     out += _roofline_section(summarize(timed))  # from the records, so merged shards keep every target's roofs
     above = [r for r in measured
              if r.perf.get("bound") == "memory" and (r.perf.get("roofline_pct") or 0) > ABOVE_ROOF_PCT]
@@ -120,11 +121,14 @@ def _work(perf: dict[str, Any], category: str) -> float:
 
 def _ratio(other: dict[str, Any], base: dict[str, Any], category: str) -> tuple[float | None, bool]:
     """other / base time at the perf shape; where the shapes differ (a time cap shrank one), time per unit of work
-    (bytes, or FLOPs for products and convolutions). Returns (ratio, normalised)."""
+    (bytes, or FLOPs for products and convolutions), but only when both are past the cache and dispatch, on a
+    roof: a dispatch-bound time per byte says nothing. Returns (ratio, normalised)."""
     if not other.get("median_s") or not base.get("median_s"):
         return None, False
     if other.get("shapes") == base.get("shapes"):
         return other["median_s"] / base["median_s"], False
+    if other.get("roofline_pct") is None or base.get("roofline_pct") is None:
+        return None, False
     work_other, work_base = _work(other, category), _work(base, category)
     if not work_other or not work_base:
         return None, False
@@ -153,9 +157,10 @@ def _ratio_section(results: list[CaseResult], categories: dict[str, str]) -> lis
         others = sorted(t for t in by_target if t != base)
         out += [f"### Cross-target ratios on {device}", "",
                 f"Time on each target over the time on `{base}` for the same op, dtype and shape (above 1: slower "
-                f"than `{base}`), geometric mean per category; *n* counts the op x dtype pairs both timed. Where a "
-                "time cap gave the two targets different perf shapes, the ratio is of time per byte (per FLOP for "
-                "products and convolutions), marked *.", ""]
+                f"than `{base}`), geometric mean per category; *n* counts the op x dtype pairs with a ratio at the "
+                "perf shape / at the small one. Where a time cap gave the two targets different perf shapes, the "
+                "ratio is of time per byte (per FLOP for products and convolutions), marked *, if both shapes are "
+                "past the cache, and left out otherwise.", ""]
         summary: dict[str, dict[str, tuple[list[float], list[float]]]] = defaultdict(
             lambda: defaultdict(lambda: ([], [])))
         detail_rows = []
@@ -177,19 +182,19 @@ def _ratio_section(results: list[CaseResult], categories: dict[str, str]) -> lis
             detail_rows.append(row)
         headers = ["category"]
         for target in others:
-            headers += [f"`{target}` perf shape", f"`{target}` small", "n"]
+            headers += [f"`{target}` perf shape", f"`{target}` small", "n"]  # n: pairs with a perf-shape / small ratio
         rows = []
         for category in sorted(summary):
             row = [category]
             for target in others:
                 large, small = summary[category][target]
-                row += [_number(_geomean(large)), _number(_geomean(small)), max(len(large), len(small))]
+                row += [_number(_geomean(large)), _number(_geomean(small)), f"{len(large)}/{len(small)}"]
             rows.append(row)
         total = ["**all**"]
         for target in others:
             large = [v for per_target in summary.values() for v in per_target[target][0]]
             small = [v for per_target in summary.values() for v in per_target[target][1]]
-            total += [_number(_geomean(large)), _number(_geomean(small)), max(len(large), len(small))]
+            total += [_number(_geomean(large)), _number(_geomean(small)), f"{len(large)}/{len(small)}"]
         rows.append(total)
         sizes = ("perf shape", "small")
         detail_headers = ["op", "dtype", "category"] + [f"`{t}` {size}" for t in others for size in sizes]
