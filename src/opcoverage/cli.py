@@ -138,13 +138,7 @@ def _cmd_report(args) -> int:
 
         text = text.rstrip() + "\n\n## Claims versus measured\n\n" + "\n".join(
             section(audit(merged), merged.environment, level=3)).rstrip() + "\n"
-    if args.out:
-        from opcoverage.results import write_atomic
-
-        write_atomic(args.out, text)
-        print(f"opcoverage: wrote {args.out}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
+    _emit(text, args.out)
     return EXIT_OK
 
 
@@ -184,12 +178,19 @@ def _cmd_audit(args) -> int:
 
     merged = _read_all(args.files)
     text = render_audit(audit(merged), [Path(p).name for p in args.files], merged.environment)
-    if args.out:
-        write_atomic(args.out, text)
-        print(f"opcoverage: wrote {args.out}", file=sys.stderr)
+    _emit(text, args.out)
+    return EXIT_OK
+
+
+def _emit(text: str, out: str | None) -> None:
+    """A rendered report goes to --out (whole or not at all) or to stdout."""
+    if out:
+        from opcoverage.results import write_atomic
+
+        write_atomic(out, text)
+        print(f"opcoverage: wrote {out}", file=sys.stderr)
     else:
         sys.stdout.write(text)
-    return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:

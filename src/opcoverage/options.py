@@ -71,42 +71,23 @@ RUN_OPTIONS: tuple[Option, ...] = (
 )
 
 
-def _float(text: Any) -> float:
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        raise UsageError(f"expected a number of seconds, got {text!r}") from None
-    if value <= 0:
-        raise UsageError(f"--timeout must be positive, got {text!r}")
-    return value
+def _positive(flag: str, cast: Callable[[Any], Any] = float) -> Callable[[Any], Any]:
+    """A parser for a positive number given to ``flag``; bad input is one UsageError naming the flag."""
+    def parse(text: Any) -> Any:
+        try:
+            value = cast(text)
+        except (TypeError, ValueError):
+            kind = "a whole number" if cast is int else "a number"
+            raise UsageError(f"{flag} expects {kind}, got {text!r}") from None
+        if value <= 0:
+            raise UsageError(f"{flag} must be positive, got {text!r}")
+        return value
 
-
-def _jobs(text: Any) -> int:
-    value = _int(text)
-    if value < 1:
-        raise UsageError(f"-j/--jobs must be at least 1, got {text!r}")
-    return value
+    return parse
 
 
 def _flag(value: Any) -> bool:
     return value is True or str(value).lower() in ("1", "true", "yes", "on")
-
-
-def _budget(text: Any) -> float:
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        raise UsageError(f"--perf-budget expects a number of seconds, got {text!r}") from None
-    if value <= 0:
-        raise UsageError(f"--perf-budget must be positive, got {text!r}")
-    return value
-
-
-def _threads(text: Any) -> int:
-    value = _int(text)
-    if value < 1:
-        raise UsageError(f"--perf-threads must be at least 1, got {text!r}")
-    return value
 
 
 # Performance options (opcoverage.perf): added here because they parse with the helpers above.
@@ -116,18 +97,21 @@ RUN_OPTIONS += (
                    "target's roofline measured in the same run; runs one worker with every core unless --jobs",
            _flag, False),
     Option("perf_budget", "seconds the --perf timing may take over the whole run, spread over its cases (each capped "
-                          "between 0.05 and 2 s)", _budget, 120.0, "SECONDS"),
+                          "between 0.05 and 2 s)", _positive("--perf-budget"), 120.0, "SECONDS"),
     Option("perf_threads", "intra-op threads the --perf workers run with (default: the cores shared among the "
-                           "workers); 1 keeps other processes on a busy machine out of the timings", _threads, None,
+                           "workers); 1 keeps other processes on a busy machine out of the timings",
+           _positive("--perf-threads", int), None,
            "N"),
 )
 
 
 # Options of isolated runs: the CLI runs cases in worker processes; pytest runs them in its own process.
 CLI_RUN_OPTIONS: tuple[Option, ...] = (
-    Option("jobs", "worker processes (default: one per core for CPU targets, one for accelerator targets)", _jobs,
+    Option("jobs", "worker processes (default: one per core for CPU targets, one for accelerator targets)",
+           _positive("-j/--jobs", int),
            None, "N", cli="--jobs"),
-    Option("timeout", "seconds a case may run before it is killed and recorded as timeout", _float, 120.0, "SECONDS"),
+    Option("timeout", "seconds a case may run before it is killed and recorded as timeout", _positive("--timeout"),
+           120.0, "SECONDS"),
     Option("resume", "continue an interrupted run: skip the cases already recorded for --out", _flag, False),
 )
 
