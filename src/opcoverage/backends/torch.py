@@ -105,13 +105,25 @@ class TorchBackend:
                         devices_seen.add(t.device.type)
                 return out
 
+        def trace() -> list[str]:
+            # A second call, on fresh inputs, only to record the aten overloads: a dispatch mode can reroute an op
+            # to other kernels (max_pool1d on integers runs under one and fails without), so no verdict uses it.
+            fresh = [to_torch(a, device, sample.layout) for a in sample.args]
+            try:
+                with Recorder():
+                    fn(*fresh, **kwargs)
+            except Exception:
+                pass
+            return dispatched
+
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            with reached(lambda: dispatched), Recorder():
+            with reached(trace):
                 result = fn(*args, **kwargs)
-            if device != "cpu":
-                getattr(torch, device).synchronize() if hasattr(getattr(torch, device, None), "synchronize") else None
+                if device != "cpu":
+                    getattr(torch, device).synchronize() if hasattr(getattr(torch, device, None), "synchronize") else None
         outputs = tuple(from_torch(t) for t in as_output_tuple(result))
+        trace()
         fallback = None
         fell_back = [str(w.message) for w in caught if any(m in str(w.message) for m in FALLBACK_MARKERS)]
         if fell_back:
