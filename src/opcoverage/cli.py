@@ -174,7 +174,6 @@ def _cmd_baseline(args) -> int:
 def _cmd_audit(args) -> int:
     from opcoverage.claims.audit import audit
     from opcoverage.report.audit import render as render_audit
-    from opcoverage.results import write_atomic
 
     merged = _read_all(args.files)
     text = render_audit(audit(merged), [Path(p).name for p in args.files], merged.environment)

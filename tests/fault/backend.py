@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from opcoverage.backends.base import DeviceInfo, Execution, Unsupported, as_output_tuple, classify_by_message
-from opcoverage.types import Status
 
 FAULTS = ("ok", "wrong", "nan", "shape", "dtype", "unsupported", "error", "fallback", "missing")
 

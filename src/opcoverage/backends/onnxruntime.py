@@ -91,7 +91,7 @@ class OnnxRuntimeBackend:
         model, op_type, feeds = build_model(binding, sample, spec.result_dtype)
         provider = PROVIDERS.get(device, device)
         with reached(lambda: (op_type,)):
-            session, fallback = _session_or_fallback(model, provider, op_type)
+            session, fallback = _session_or_fallback(model, provider, f"the {op_type} node")
             outputs = session.run_with_ort_values(None, {name: _to_ortvalue(a) for name, a in feeds.items()})
         return Execution(tuple(_from_ortvalue(v) for v in outputs), (op_type,), fallback)
 
@@ -125,15 +125,8 @@ class OnnxRuntimeBackend:
             backend.run_model(model_bytes, {"x": np.ones(3, np.float32)}, "cpu").outputs
         """
         provider = PROVIDERS.get(device, device)
-        fallback = None
-        new_session = _session.__wrapped__  # a suite's model runs once: caching its session would only hold memory
-        try:
-            session = new_session(model, provider, strict=provider != "CPUExecutionProvider")
-        except Exception as exc:
-            if provider == "CPUExecutionProvider" or not _is_placement_error(exc):
-                raise
-            session = new_session(model, provider, strict=False)
-            fallback = f"{provider} did not take every node; some ran on CPUExecutionProvider ({_first_line(exc)})"
+        # A suite's model runs once: caching its session would only hold memory.
+        session, fallback = _session_or_fallback(model, provider, "every node of the model", cached=False)
         op_types = _model_op_types(model)
         exotic = any(isinstance(v, np.ndarray) and v.dtype.isbuiltin == 2 for v in feeds.values()) or any(
             _numpy_lacks(o.type) for o in session.get_outputs())
@@ -161,15 +154,17 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
 
 
-def _session_or_fallback(model: bytes, provider: str, what: str):
-    """A session on the provider alone; if it rejects the node, one with CPU fallback, and why (a `fallback`)."""
+def _session_or_fallback(model: bytes, provider: str, what: str, cached: bool = True):
+    """A session on the provider alone; if it rejects ``what`` (e.g. "the Add node"), one with CPU fallback, and
+    why (a `fallback`)."""
+    new_session = _session if cached else _session.__wrapped__
     try:
-        return _session(model, provider, strict=provider != "CPUExecutionProvider"), None
+        return new_session(model, provider, strict=provider != "CPUExecutionProvider"), None
     except Exception as exc:
         if provider == "CPUExecutionProvider" or not _is_placement_error(exc):
             raise
-        reason = f"{provider} did not take the {what}; it ran on CPUExecutionProvider ({_first_line(exc)})"
-        return _session(model, provider, strict=False), reason
+        reason = f"{provider} did not take {what}; CPUExecutionProvider ran what it rejected ({_first_line(exc)})"
+        return new_session(model, provider, strict=False), reason
 
 
 def _is_placement_error(exc: BaseException) -> bool:

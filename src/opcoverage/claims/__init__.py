@@ -13,11 +13,11 @@ what the case ran. It is chosen by the target's framework::
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Protocol
+from typing import Any, Callable, Mapping, Protocol
 
 from opcoverage.types import CaseResult, Sample, Target
 
-__all__ = ["Claim", "ClaimsProvider", "CaseSource", "provider_for", "PROVIDERS"]
+__all__ = ["Claim", "claim_by_kind", "ClaimsProvider", "CaseSource", "provider_for", "PROVIDERS"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,24 @@ class Claim:
     detail: str
     hint: str = ""
     cause: str = ""
+
+
+def claim_by_kind(kinds: Mapping[str, str | None], missing: str, hints: Callable[[str], str], origin: str = "",
+                  unregistered: str = "none") -> Claim:
+    """The claim for a case that reached the registry entries ``kinds`` maps to their kind (None: unregistered).
+
+    Claimed when every entry is registered; otherwise ``missing`` (e.g. "no CPU kernel for") names what lacks
+    one, and ``hints(name)`` says where else the registry has that entry. ``origin`` tells how the entries were
+    found (e.g. traced by the audit)."""
+    by_kind: dict[str, list[str]] = {}
+    for name, kind in kinds.items():
+        by_kind.setdefault(kind or unregistered, []).append(name)
+    listed = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in by_kind.items())
+    unclaimed = [n for n, k in kinds.items() if k is None]
+    if unclaimed:
+        return Claim(False, f"{missing} {', '.join(unclaimed)} ({listed}){origin}",
+                     "; ".join(hints(n) for n in unclaimed))
+    return Claim(True, f"{listed}{origin}")
 
 
 class ClaimsProvider(Protocol):

@@ -9,7 +9,7 @@ compiles), so a JAX claim is per primitive, never per dtype.
 
 from __future__ import annotations
 
-from opcoverage.claims import CaseSource, Claim
+from opcoverage.claims import CaseSource, Claim, claim_by_kind
 from opcoverage.types import CaseResult, Target
 
 
@@ -44,18 +44,10 @@ class JaxClaims:
             primitives, origin = self._trace(record, looked)
             if isinstance(primitives, str):
                 return Claim(None, primitives)
-        kinds = {name: self.lowering_kind(name) for name in primitives}
-        unclaimed = [n for n, k in kinds.items() if k is None]
-        by_kind: dict[str, list[str]] = {}
-        for name, kind in kinds.items():
-            by_kind.setdefault(kind or "no rule", []).append(name)
-        listed = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in by_kind.items())
-        if unclaimed:
-            others = {n: self.platforms_with_rule(n) for n in unclaimed}
-            hint = "; ".join(f"{n} has rules for {', '.join(p) or 'no platform'}" for n, p in others.items())
-            return Claim(False, f"no {'/'.join(self.platforms)} lowering for {', '.join(unclaimed)} ({listed}){origin}",
-                         hint)
-        return Claim(True, f"{listed}{origin}")
+        return claim_by_kind({name: self.lowering_kind(name) for name in primitives},
+                             f"no {'/'.join(self.platforms)} lowering for",
+                             lambda n: f"{n} has rules for {', '.join(self.platforms_with_rule(n)) or 'no platform'}",
+                             origin, unregistered="no rule")
 
     def lowering_kind(self, primitive: str) -> str | None:
         """'<platform> rule' for a platform-specific rule, 'generic rule' for one every platform shares, else None."""

@@ -10,7 +10,7 @@ So a torch claim is per op, never per dtype.
 
 from __future__ import annotations
 
-from opcoverage.claims import CaseSource, Claim
+from opcoverage.claims import CaseSource, Claim, claim_by_kind
 from opcoverage.types import CaseResult, Target
 
 # Alias keys whose kernel serves the target when it has none of its own, most specific first.
@@ -46,17 +46,8 @@ class TorchClaims:
             overloads, origin = self._trace(record)
             if isinstance(overloads, str):
                 return Claim(None, overloads)
-        kinds = {name: kernel_kind(name, self.key) for name in overloads}
-        unclaimed = [n for n, k in kinds.items() if k is None]
-        by_kind: dict[str, list[str]] = {}
-        for name, kind in kinds.items():
-            by_kind.setdefault(kind or "none", []).append(name)
-        listed = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in by_kind.items())
-        if unclaimed:
-            keys = {n: registered_keys(n) for n in unclaimed}
-            hint = "; ".join(f"{n} has kernels for {', '.join(k) or 'no backend'}" for n, k in keys.items())
-            return Claim(False, f"no {self.key} kernel for {', '.join(unclaimed)} ({listed}){origin}", hint)
-        return Claim(True, f"{listed}{origin}")
+        return claim_by_kind({name: kernel_kind(name, self.key) for name in overloads}, f"no {self.key} kernel for",
+                             lambda n: f"{n} has kernels for {', '.join(registered_keys(n)) or 'no backend'}", origin)
 
     def _trace(self, record: CaseResult) -> tuple[tuple[str, ...] | str, str]:
         """The overloads the case's binding reaches on the CPU, up to and including one that raises.

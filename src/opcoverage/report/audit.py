@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 
 from opcoverage.claims.audit import Audit, AuditCell, Verdict
-from opcoverage.report.markdown import SHORT_DTYPES, _escape, _table, reproduce_command
+from opcoverage.report.markdown import SHORT_DTYPES, reproduce_command
+from opcoverage.report.tables import escape, table
 from opcoverage.report.rollup import DTYPE_ORDER
 
 TEXT_CHARS = 260
@@ -36,12 +37,12 @@ def section(audit: Audit, environment: dict, level: int = 2) -> list[str]:
     rows = []
     for target in audit.targets:
         counts = audit.counts(target)
-        rows.append([f"`{target}`", _escape(audit.sources[target]), sum(counts.values())]
+        rows.append([f"`{target}`", escape(audit.sources[target]), sum(counts.values())]
                     + [counts[v] for v in Verdict] + [audit.skipped.get(target, 0)])
-    out.append(_table(rows, ["target", "claims from", "cells"] + [v.value for v in Verdict] + ["skipped cases"]))
+    out.append(table(rows, ["target", "claims from", "cells"] + [v.value for v in Verdict] + ["skipped cases"]))
     out.append("")
     for note in audit.notes:
-        out.append(f"- Note: {_escape(note)}")
+        out.append(f"- Note: {escape(note)}")
     if audit.notes:
         out.append("")
     out += [f"{h} Disagreements", ""]
@@ -54,10 +55,10 @@ def section(audit: Audit, environment: dict, level: int = 2) -> list[str]:
             continue
         tally = Counter(c.verdict.value for c in cells)
         out += [f"{h}# `{target}`: {len(cells)} cells ({', '.join(f'{n} {v}' for v, n in tally.items())})", ""]
-        out += [_table(_cause_rows(cells), ["verdict", "cause", "cells", "ops"]), ""]
+        out += [table(_cause_rows(cells), ["verdict", "cause", "cells", "ops"]), ""]
         rows = [[f"`{c.op}`", _short(c.dtype), c.verdict.value, _measured(c), _cut(c.deciding.claim.detail),
                  _cut(c.explanation), _reproduce(c, environment)] for c in cells]
-        out += [_table(rows, ["op", "dtype", "verdict", "measured", "claim", "explanation", "reproduce"]), ""]
+        out += [table(rows, ["op", "dtype", "verdict", "measured", "claim", "explanation", "reproduce"]), ""]
     unknown = [c for c in audit.cells if c.verdict is Verdict.UNKNOWN]
     if unknown:
         out += [f"{h} Claim unknown", "", "Cells whose registry could not be asked, and why.", ""]
@@ -66,7 +67,7 @@ def section(audit: Audit, environment: dict, level: int = 2) -> list[str]:
             if cells:
                 rows = [[f"`{c.op}`", _short(c.dtype), _measured(c), _cut(c.deciding.claim.detail)] for c in cells]
                 out += [f"<details><summary><code>{target}</code>: {len(cells)} cells</summary>", "",
-                        _table(rows, ["op", "dtype", "measured", "why no claim"]), "", "</details>", ""]
+                        table(rows, ["op", "dtype", "measured", "why no claim"]), "", "</details>", ""]
     out += [f"{h} Agreements", "", "The dtypes of each op whose claim and measurement agree.", ""]
     for target in audit.targets:
         for verdict in (Verdict.UNCLAIMED_FAILS, Verdict.CLAIMED_PASSES):
@@ -78,7 +79,7 @@ def section(audit: Audit, environment: dict, level: int = 2) -> list[str]:
                 by_op[c.op].append(_short(c.dtype))
             rows = [[f"`{op}`", ", ".join(dtypes)] for op, dtypes in by_op.items()]
             out += [f"<details><summary><code>{target}</code> {verdict.value}: {len(cells)} cells, {len(by_op)} ops"
-                    "</summary>", "", _table(rows, ["op", "dtypes"]), "", "</details>", ""]
+                    "</summary>", "", table(rows, ["op", "dtypes"]), "", "</details>", ""]
     return out
 
 
@@ -102,7 +103,7 @@ def _cause_rows(cells: list[AuditCell]) -> list[list]:
     for (verdict, cause), members in groups.items():
         ops = list(dict.fromkeys(f"`{c.op}`" for c in members))
         shown = ", ".join(ops[:12]) + (f" and {len(ops) - 12} more" if len(ops) > 12 else "")
-        rows.append([verdict.value, _escape(cause), len(members), shown])
+        rows.append([verdict.value, escape(cause), len(members), shown])
     return rows
 
 
@@ -111,7 +112,7 @@ def _short(dtype: str) -> str:
 
 
 def _cut(text: str) -> str:
-    text = _escape(text)
+    text = escape(text)
     return text if len(text) <= TEXT_CHARS else text[:TEXT_CHARS - 1] + "…"
 
 

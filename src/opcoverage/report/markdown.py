@@ -6,11 +6,10 @@ import shlex
 from collections import defaultdict
 from typing import Any
 
-from tabulate import tabulate
-
 from opcoverage.expectations import GateReport
 from opcoverage.report.perf import render_perf
-from opcoverage.report.rollup import Cell, Level, Rollup, rollup, summarize
+from opcoverage.report.rollup import Cell, Level, rollup, summarize
+from opcoverage.report.tables import escape, table
 from opcoverage.results import ResultsFile
 from opcoverage.types import CaseResult, Status
 
@@ -38,12 +37,6 @@ def cell_text(cell: Cell | None, with_dtypes: bool = True) -> str:
     return text
 
 
-def _escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ").replace("\r", " ")
-
-
-def _table(rows: list[list[Any]], headers: list[str]) -> str:
-    return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
 
 
 def reproduce_command(result: CaseResult, environment: dict[str, Any]) -> str:
@@ -75,7 +68,7 @@ def render(results_file: ResultsFile, sources: list[str], gate: GateReport | Non
     for s in summarize(roll):
         rows.append([f"`{s.target}`", s.ops, s.full, s.partial, s.none, s.na, f"{100 * s.full / catalog_ops:.1f}%",
                      s.wrong, s.fallback, f"{s.cases_passed}/{s.cases_ran}"])
-    out.append(_table(rows, ["target", "ops", "✅ full", "🟡 partial", "❌ none", "➖ n/a", "full, % of catalog",
+    out.append(table(rows, ["target", "ops", "✅ full", "🟡 partial", "❌ none", "➖ n/a", "full, % of catalog",
                              "⚠️ ops with wrong results", "↪️ ops with fallback", "cases passed"]))
     out += ["", "## Coverage matrix", ""]
     by_category: dict[str, list[str]] = defaultdict(list)
@@ -85,13 +78,13 @@ def render(results_file: ResultsFile, sources: list[str], gate: GateReport | Non
         out += [f"### {category} ({len(by_category[category])} ops)", ""]
         rows = [[f"`{op}`"] + [cell_text(roll.by_op_target.get((op, t))) for t in roll.targets]
                 for op in by_category[category]]
-        out += [_table(rows, ["op"] + [f"`{t}`" for t in roll.targets]), ""]
+        out += [table(rows, ["op"] + [f"`{t}`" for t in roll.targets]), ""]
     out += ["## Dtype matrix", "", "Each cell rolls up the samples of one op in one dtype.", ""]
     for target in roll.targets:
         out += [f"<details><summary><code>{target}</code></summary>", ""]
         rows = [[f"`{op}`"] + [cell_text(roll.by_op_target_dtype.get((op, target, d)), False) for d in roll.dtypes]
                 for op in roll.ops]
-        out += [_table(rows, ["op"] + [SHORT_DTYPES.get(d, d) for d in roll.dtypes]), "", "</details>", ""]
+        out += [table(rows, ["op"] + [SHORT_DTYPES.get(d, d) for d in roll.dtypes]), "", "</details>", ""]
     out += _opset_coverage(results)
     out += _failures(results, env)
     out += render_perf(results, env)  # only with --perf results
@@ -117,24 +110,24 @@ def _opset_coverage(results: list[CaseResult]) -> list[str]:
             continue
         missing = ", ".join(cov["missing"][:40]) + (" ..." if len(cov["missing"]) > 40 else "")
         rows.append([name, f"{cov['covered']}/{cov['total']}", f"{cov['percent']}%", len(cov["excluded"]),
-                     _escape(missing) or "none"])
+                     escape(missing) or "none"])
     if not rows:
         return []
     return ["## Op-set coverage", "",
             "Members of each framework's op set that the cases in these results actually dispatched (aten overloads "
             "traced at run time, ONNX node op_types, jaxpr primitives). Exclusions are listed with their reasons in "
             "`op_specs/_<opset>.toml`.", "",
-            _table(rows, ["op set", "exercised", "%", "excluded", "not exercised"]), ""]
+            table(rows, ["op set", "exercised", "%", "excluded", "not exercised"]), ""]
 
 
 def _environment_table(env: dict[str, Any], targets: tuple[str, ...]) -> str:
     devices = env.get("targets", {})
-    rows = [[f"`{t}`", _escape(devices.get(t, {}).get("name", "")), _escape(devices.get(t, {}).get("driver", ""))]
+    rows = [[f"`{t}`", escape(devices.get(t, {}).get("name", "")), escape(devices.get(t, {}).get("driver", ""))]
             for t in targets]
     frameworks = ", ".join(f"{k} {v}" for k, v in env.get("frameworks", {}).items())
     head = (f"opcoverage {env.get('opcoverage', '?')} · Python {env.get('python', '?')} · {env.get('os', '?')} · "
             f"{env.get('cpu', '?')} ({env.get('cpu_count', '?')} cores) · {frameworks}")
-    return head + "\n\n" + _table(rows, ["target", "device", "driver / provider"])
+    return head + "\n\n" + table(rows, ["target", "device", "driver / provider"])
 
 
 def _failures(results: list[CaseResult], env: dict[str, Any]) -> list[str]:
@@ -161,9 +154,9 @@ def _failures(results: list[CaseResult], env: dict[str, Any]) -> list[str]:
             errors = ""
             if status is Status.MISMATCH and first.max_abs_err is not None and "max abs err" not in message:
                 errors = f" (max abs {first.max_abs_err:.3g}, rel {first.max_rel_err:.3g})"
-            rows.append([f"`{op}`", dtypes, samples, status.value, _escape(message) + errors,
+            rows.append([f"`{op}`", dtypes, samples, status.value, escape(message) + errors,
                          f"`{reproduce_command(first, env)}`"])
-        out += [_table(rows, ["op", "dtypes", "samples", "status", "message", "reproduce"]), "", "</details>", ""]
+        out += [table(rows, ["op", "dtypes", "samples", "status", "message", "reproduce"]), "", "</details>", ""]
     return out
 
 
@@ -171,14 +164,14 @@ def _gate_section(gate: GateReport) -> list[str]:
     out = ["## Expected failures", "",
            f"{len(gate.expected)} failing cases are expected, {len(gate.regressions)} are not (regressions).", ""]
     if gate.regressions:
-        rows = [[f"`{r.id}`", r.status.value, _escape(r.message[:MESSAGE_CHARS])] for r in gate.regressions[:200]]
-        out += ["### Regressions", "", _table(rows, ["case", "status", "message"]), ""]
+        rows = [[f"`{r.id}`", r.status.value, escape(r.message[:MESSAGE_CHARS])] for r in gate.regressions[:200]]
+        out += ["### Regressions", "", table(rows, ["case", "status", "message"]), ""]
     if gate.stale:
-        rows = [[e.target, f"`{e.op}`", ",".join(e.dtypes) or "all", _escape(e.reason), e.link, e.source]
+        rows = [[e.target, f"`{e.op}`", ",".join(e.dtypes) or "all", escape(e.reason), e.link, e.source]
                 for e in gate.stale]
         out += ["### Stale expectations (these now pass: remove them)", "",
-                _table(rows, ["target", "op", "dtypes", "reason", "link", "file"]), ""]
+                table(rows, ["target", "op", "dtypes", "reason", "link", "file"]), ""]
     if gate.unmatched:
         rows = [[e.target, f"`{e.op}`", ",".join(e.dtypes) or "all", e.source] for e in gate.unmatched]
-        out += ["### Expectations that match no case that ran", "", _table(rows, ["target", "op", "dtypes", "file"]), ""]
+        out += ["### Expectations that match no case that ran", "", table(rows, ["target", "op", "dtypes", "file"]), ""]
     return out

@@ -7,18 +7,14 @@ import math
 from collections import defaultdict
 from typing import Any, Iterable
 
-from tabulate import tabulate
-
 from opcoverage.perf.cost import COMPUTE_CATEGORIES
 from opcoverage.perf.roofline import summarize
+from opcoverage.report.tables import table
 from opcoverage.types import CaseResult
 
 DEVICE_CLASSES = {"cuda": "gpu", "gpu": "gpu", "rocm": "gpu"}  # jax says gpu where torch says cuda
 ABOVE_ROOF_PCT = 105.0
 
-
-def _table(rows: list[list[Any]], headers: list[str]) -> str:
-    return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
 
 
 def seconds(value: float | None) -> str:
@@ -83,7 +79,7 @@ def _roofline_section(roofs: dict[str, dict[str, Any]]) -> list[str]:
         matmul = ", ".join(f"{d} {_number(v)}" for d, v in sorted((roof.get("matmul_gflop_s") or {}).items()) if v)
         rows.append([f"`{target}`", roof.get("threads") or "", _number(roof.get("bandwidth_gb_s")),
                      f"{(roof.get('llc_bytes') or 0) / 2**20:g} MiB", matmul])
-    return ["### Roofline", "", _table(rows, ["target", "threads", "bandwidth GB/s", "LLC", "matmul GFLOP/s"]), ""]
+    return ["### Roofline", "", table(rows, ["target", "threads", "bandwidth GB/s", "LLC", "matmul GFLOP/s"]), ""]
 
 
 def _target_table(results: list[CaseResult], categories: dict[str, str]) -> str:
@@ -104,7 +100,7 @@ def _target_table(results: list[CaseResult], categories: dict[str, str]) -> str:
                      "" if pct is None else f"{pct:.3g}% {p.get('bound', '')}",
                      seconds(small.get("median_s")) + (" ~" if small.get("noisy") else ""),
                      (p.get("note") or "").replace("|", "\\|")[:120]])
-    return _table(rows, ["op", "dtype", "category", "perf shape", "median", "IQR", "first call", "GB/s", "GFLOP/s",
+    return table(rows, ["op", "dtype", "category", "perf shape", "median", "IQR", "first call", "GB/s", "GFLOP/s",
                          "% roof", "small median", "note"])
 
 
@@ -198,6 +194,6 @@ def _ratio_section(results: list[CaseResult], categories: dict[str, str]) -> lis
         rows.append(total)
         sizes = ("perf shape", "small")
         detail_headers = ["op", "dtype", "category"] + [f"`{t}` {size}" for t in others for size in sizes]
-        out += [_table(rows, headers), "", f"<details><summary>per op ({len(detail_rows)} op x dtype pairs)</summary>",
-                "", _table(detail_rows, detail_headers), "", "</details>", ""]
+        out += [table(rows, headers), "", f"<details><summary>per op ({len(detail_rows)} op x dtype pairs)</summary>",
+                "", table(detail_rows, detail_headers), "", "</details>", ""]
     return out

@@ -3,8 +3,6 @@ jax and ONNX calls (ONNX loss and attention nodes, jax layouts)."""
 
 from __future__ import annotations
 
-import numpy as np
-
 from opcoverage.catalog.spec import OnnxCall
 
 # ---------------------------------------------------------------- torch

@@ -340,7 +340,7 @@ def onnx_mel_weight_matrix(args, kwargs):
 
 
 def onnx_image_decoder(args, kwargs):
-    from opcoverage.catalog.references.onnx import encode_png
+    from opcoverage.catalog.references.vision import encode_png
 
     return OnnxCall((encode_png(args[0]),), {"pixel_format": kwargs.get("pixel_format", "RGB")})
 
@@ -355,7 +355,7 @@ def onnx_deform_conv2d(args, kwargs):
 
 
 def onnx_roi_align(args, kwargs):
-    from opcoverage.catalog.references.onnx import roi_boxes
+    from opcoverage.catalog.references.vision import roi_boxes
 
     x, low, high, batch_indices = args
     attributes = {k: kwargs[k] for k in ("output_height", "output_width", "sampling_ratio", "spatial_scale",
@@ -366,7 +366,7 @@ def onnx_roi_align(args, kwargs):
 
 def onnx_max_roi_pool(args, kwargs):
     """MaxRoiPool takes boxes as [batch_index, x1, y1, x2, y2] rows of the input's float type."""
-    from opcoverage.catalog.references.onnx import roi_boxes
+    from opcoverage.catalog.references.vision import roi_boxes
 
     x, low, high, batch_indices = args
     rois = np.concatenate([batch_indices.astype(x.dtype)[:, None], roi_boxes(low, high)], axis=1)
@@ -387,7 +387,7 @@ def torch_max_unpool(input, offsets, kernel_size, stride=None, output_size=None)
     import torch
     import torch.nn.functional as F
 
-    from opcoverage.catalog.references.onnx import unpool_output_size, unpool_positions
+    from opcoverage.catalog.references.vision import unpool_output_size, unpool_positions
 
     stride = stride or kernel_size
     out_w = unpool_output_size(input.shape, kernel_size, stride, output_size)[1]
@@ -397,7 +397,7 @@ def torch_max_unpool(input, offsets, kernel_size, stride=None, output_size=None)
 
 def onnx_max_unpool(args, kwargs):
     """MaxUnpool's indices run over the whole flattened output, batch and channel included."""
-    from opcoverage.catalog.references.onnx import unpool_output_size, unpool_positions
+    from opcoverage.catalog.references.vision import unpool_output_size, unpool_positions
 
     x, offsets = args
     kernel = kwargs["kernel_size"]
