@@ -101,6 +101,29 @@ def test_journal_drops_a_line_cut_short_by_a_kill(tmp_path):
     assert path.read_text().endswith("\n")
 
 
+def test_each_accelerator_gets_one_worker_beside_a_worker_per_core(fault_backend, spec_dir):
+    """Targets run in lanes by kind of device: CPU targets share a worker per core, each other device one worker."""
+    from opcoverage.execute.session import RunSession
+    from opcoverage.options import RunConfig
+    from tests.conftest import ADD_SPEC
+
+    folder = spec_dir("ops.toml", ADD_SPEC)
+    config = RunConfig(targets=["torch:cpu", "fault:ok", "fault:wrong"], specs=[str(folder)], timeout=60)
+    session = RunSession(config)
+    assert session.workers == {"cpu": os.cpu_count(), "ok": 1, "wrong": 1}
+    assert RunSession(RunConfig(**{**config.__dict__, "jobs": 3})).workers == {"cpu": 3, "ok": 3, "wrong": 3}
+    assert RunSession(RunConfig(**{**config.__dict__, "perf": True})).workers == {"perf": 1}
+
+    results = session.run()
+    assert len(results) == len(session.cases) == 3 * 2 * 2  # 3 targets x 2 dtypes x 2 samples
+    status = {(r.target, r.dtype): r.status for r in results}
+    assert status[("fault:ok", "float32")] is Status.PASS and status[("fault:wrong", "float32")] is Status.MISMATCH
+    assert status[("torch:cpu", "float32")] is Status.PASS
+    pids = {t: {r.extra["pid"] for r in results if r.target == t} for t in ("fault:ok", "fault:wrong")}
+    assert all(len(p) == 1 for p in pids.values())  # one worker ran every case of its device
+    assert pids["fault:ok"] != pids["fault:wrong"] and os.getpid() not in pids["fault:ok"] | pids["fault:wrong"]
+
+
 @pytest.mark.parametrize("flag", ["-j 0", "--timeout -1"])
 def test_bad_pool_options(flag, capsys):
     from opcoverage.cli import main

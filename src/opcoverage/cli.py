@@ -91,7 +91,8 @@ def _cmd_run(args) -> int:
     expected = exp.load(config.expect) if config.expect else None  # read before running: fail fast on a bad file
     session = RunSession(config)
     print(f"opcoverage: running {len(session.cases)} cases on {', '.join(map(str, session.targets))} "
-          f"with {session.jobs} worker(s)", file=sys.stderr, flush=True)
+          f"with {', '.join(f'{n} {lane} worker(s)' for lane, n in session.workers.items())}", file=sys.stderr,
+          flush=True)
     progress = Progress(len(session.cases))
     results = session.run(progress, on_resumed=progress.skip)
     if config.out:

@@ -107,7 +107,7 @@ RUN_OPTIONS += (
 
 # Options of isolated runs: the CLI runs cases in worker processes; pytest runs them in its own process.
 CLI_RUN_OPTIONS: tuple[Option, ...] = (
-    Option("jobs", "worker processes (default: one per core for CPU targets, one for accelerator targets)",
+    Option("jobs", "worker processes per kind of device (default: one per core for CPU targets, one per accelerator)",
            _positive("-j/--jobs", int),
            None, "N", cli="--jobs"),
     Option("timeout", "seconds a case may run before it is killed and recorded as timeout", _positive("--timeout"),

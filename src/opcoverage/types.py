@@ -33,6 +33,12 @@ class Status(str, enum.Enum):
         return self not in (Status.PASS, Status.SKIPPED)
 
 
+# Device names for the same kind of hardware across frameworks: jax says gpu where torch says cuda, and ONNX
+# Runtime's GPU execution providers run on that GPU too. Other names are their own class (tpu, mps, xpu, ...).
+DEVICE_CLASSES = {"cuda": "gpu", "gpu": "gpu", "rocm": "gpu", "hip": "gpu", "tensorrt": "gpu", "migraphx": "gpu",
+                  "cpu": "cpu"}
+
+
 @dataclass(frozen=True, order=True)
 class Target:
     """A framework plus a device, written ``framework:device`` (``torch:cuda``)."""
@@ -42,6 +48,12 @@ class Target:
 
     def __str__(self) -> str:
         return f"{self.framework}:{self.device}"
+
+    @property
+    def device_class(self) -> str:
+        """The kind of hardware the target runs on, named the same for every framework: "cpu", "gpu", "tpu", ..."""
+        device = self.device.lower().removesuffix("executionprovider")
+        return DEVICE_CLASSES.get(device, device)
 
     @classmethod
     def parse(cls, text: str) -> "Target":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from opcoverage.backends.base import DeviceInfo, Execution, Unsupported, as_output_tuple, classify_by_message
@@ -42,7 +44,8 @@ class FaultBackend:
         elif device == "dtype":
             first = first.astype(np.float64 if first.dtype != np.float64 else np.float32)
         fallback = "ran on the host CPU" if device == "fallback" else None
-        return Execution((first,) + outputs[1:], ("fault::" + spec.name,), fallback)
+        # The worker's pid shows which worker process ran the case (tests of the pool's lanes).
+        return Execution((first,) + outputs[1:], ("fault::" + spec.name,), fallback, {"pid": os.getpid()})
 
     def classify(self, error):
         return classify_by_message(error)

@@ -21,6 +21,9 @@ _ALIASES = {"cuda": "gpu", "rocm": "gpu"}
 
 @functools.lru_cache(maxsize=None)
 def _jax():
+    # By default JAX takes 75% of a GPU's memory when its client starts (here, in the parent process that lists
+    # devices, and in a worker beside torch:cuda cases): allocate on demand instead.
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     import jax
 
     # float64 and int64 samples must stay 64-bit; without this JAX silently narrows them.

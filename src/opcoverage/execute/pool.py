@@ -14,7 +14,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterator
 
 from opcoverage.execute.runner import Case
 from opcoverage.types import CaseResult, Status
@@ -79,10 +79,24 @@ def _warm_up(targets: tuple[str, ...]) -> None:
                 pass
 
 
+@dataclass
+class Lane:
+    """Cases whose targets share one kind of device, and the workers (how many, configured how) that run them.
+
+    CPU targets get a worker per core, each with its share of the cores; an accelerator gets one worker, so
+    cases never contend for the device and a GPU's memory is never split between workers by accident."""
+
+    name: str
+    cases: deque[Case]
+    workers: int
+    config: WorkerConfig
+
+
 class _Worker:
-    def __init__(self, ctx, config: WorkerConfig):
+    def __init__(self, ctx, lane: Lane):
+        self.lane = lane
         self.conn, child = ctx.Pipe(duplex=True)
-        self.process = ctx.Process(target=_worker_main, args=(child, config), daemon=True)
+        self.process = ctx.Process(target=_worker_main, args=(child, lane.config), daemon=True)
         self.process.start()
         child.close()
         self.ready = False
@@ -145,17 +159,17 @@ def _context(frameworks: tuple[str, ...]):
     return ctx
 
 
-def run_isolated(cases: Iterable[Case], config: WorkerConfig, jobs: int,
-                 timeout_s: float = DEFAULT_TIMEOUT_S) -> Iterator[CaseResult]:
-    """Run cases on ``jobs`` worker processes, yielding results as they finish (not in plan order)."""
-    ctx = _context(config.frameworks)
-    pending = deque(cases)
-    workers = [_Worker(ctx, config) for _ in range(max(1, min(jobs, len(pending))))]
+def run_isolated(lanes: list[Lane], timeout_s: float = DEFAULT_TIMEOUT_S) -> Iterator[CaseResult]:
+    """Run each lane's cases on its own worker processes, all lanes at once, yielding results as they finish (not
+    in plan order)."""
+    ctx = _context(tuple(sorted({f for lane in lanes for f in lane.config.frameworks})))
+    workers = [_Worker(ctx, lane) for lane in lanes for _ in range(max(1, min(lane.workers, len(lane.cases))))
+               if lane.cases]
     try:
-        while pending or any(w.case is not None for w in workers):
+        while any(lane.cases for lane in lanes) or any(w.case is not None for w in workers):
             for w in workers:
-                if w.ready and w.case is None and pending:
-                    w.send(pending.popleft())
+                if w.ready and w.case is None and w.lane.cases:
+                    w.send(w.lane.cases.popleft())
             now = time.monotonic()
             deadlines = [w.started + timeout_s - now for w in workers if w.case is not None]
             wait([w.conn for w in workers] + [w.process.sentinel for w in workers],
@@ -176,8 +190,8 @@ def run_isolated(cases: Iterable[Case], config: WorkerConfig, jobs: int,
                 w.case = None
                 w.kill()
                 workers.remove(w)
-                if pending:
-                    workers.append(_Worker(ctx, config))
+                if w.lane.cases:
+                    workers.append(_Worker(ctx, w.lane))
     finally:
         for w in workers:
             try:

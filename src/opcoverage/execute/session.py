@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import os
+from collections import deque
 from typing import Callable
 
 from opcoverage import environment
 from opcoverage.backends import get_backend, resolve_targets
 from opcoverage.catalog.loader import load_catalog
 from opcoverage.errors import UsageError
-from opcoverage.execute.pool import WorkerConfig, run_isolated
+from opcoverage.execute.pool import Lane, WorkerConfig, run_isolated
 from opcoverage.execute.runner import Case, plan_cases, run_case
 from opcoverage.journal import Journal, check_identity, journal_path
 from opcoverage.options import RunConfig
 from opcoverage.perf import config_for, roofline
 from opcoverage.results import ResultsFile
 from opcoverage.suites import get_suite, runnable_targets
-from opcoverage.types import CaseResult
+from opcoverage.types import CaseResult, Target
 
 
 class RunSession:
@@ -72,15 +73,23 @@ class RunSession:
         """Run a case in this process (the pytest form)."""
         return run_case(self.catalog, case, self.config.seed, self.config.samples, self.perf)
 
+    def lane_of(self, target: Target) -> str:
+        """The lane (worker group) a target's cases run in: its kind of device; --perf puts all in one, "perf"."""
+        return "perf" if self.config.perf and not self.config.jobs else target.device_class
+
+    @property
+    def workers(self) -> dict[str, int]:
+        """Workers per lane, e.g. {"cpu": 2, "gpu": 1}: ``--jobs`` for every lane; by default one per core for
+        CPU targets and one per accelerator, and under --perf a single worker (workers timing side by side would
+        share cores and memory bandwidth)."""
+        lanes = dict.fromkeys(self.lane_of(t) for t in self.targets)
+        default = {"cpu": os.cpu_count() or 1}
+        return {lane: self.config.jobs or default.get(lane, 1) for lane in lanes}
+
     @property
     def jobs(self) -> int:
-        if self.config.jobs:
-            return self.config.jobs
-        if self.config.perf:  # workers timing side by side would share cores and memory bandwidth
-            return 1
-        # Accelerators get one worker per device; CPU targets one per core.
-        on_cpu = all(t.device.lower() in ("cpu", "cpuexecutionprovider") for t in self.targets)
-        return (os.cpu_count() or 1) if on_cpu else 1
+        """Worker processes in all."""
+        return sum(self.workers.values())
 
     def _recorded(self) -> list[CaseResult]:
         """Cases an earlier run recorded for --out: its journal, or the finished results file. Checked up front."""
@@ -112,12 +121,8 @@ class RunSession:
         if on_resumed and done:
             on_resumed(list(done.values()))
         todo = [c for c in self.cases if c.id not in done]
-        worker = WorkerConfig(tuple(self.config.specs), self.frameworks, tuple(map(str, self.targets)),
-                              self.config.seed, self.config.samples,
-                              threads=self._perf_threads or max(1, (os.cpu_count() or 1) // self.jobs),
-                              suite=self.suite, perf=self.perf)
         try:
-            for result in run_isolated(todo, worker, self.jobs, self.config.timeout) if todo else ():
+            for result in run_isolated(self._lanes(todo), self.config.timeout) if todo else ():
                 done[result.id] = result
                 if journal:
                     journal.append(result)
@@ -127,6 +132,19 @@ class RunSession:
             if journal:
                 journal.close(remove=False)  # the caller removes it once the results file is written
         return sorted(done.values(), key=lambda r: planned[r.id])
+
+    def _lanes(self, cases: list[Case]) -> list[Lane]:
+        """The cases grouped by lane, each lane's targets and workers. A worker's intra-op thread budget is the
+        cores shared among the CPU workers (all of them where no CPU lane runs), or --perf-threads."""
+        workers = self.workers
+        lanes = []
+        for name, count in workers.items():
+            targets = [t for t in self.targets if self.lane_of(t) == name]
+            threads = self._perf_threads or max(1, (os.cpu_count() or 1) // workers.get("cpu", count))
+            config = WorkerConfig(tuple(self.config.specs), self.frameworks, tuple(map(str, targets)),
+                                  self.config.seed, self.config.samples, threads, suite=self.suite, perf=self.perf)
+            lanes.append(Lane(name, deque(c for c in cases if self.lane_of(c.target) == name), count, config))
+        return lanes
 
     def results_file(self, results: list[CaseResult]) -> ResultsFile:
         env = self.environment()

@@ -10,9 +10,8 @@ from typing import Any, Iterable
 from opcoverage.perf.cost import COMPUTE_CATEGORIES
 from opcoverage.perf.roofline import summarize
 from opcoverage.report.tables import table
-from opcoverage.types import CaseResult
+from opcoverage.types import CaseResult, Target
 
-DEVICE_CLASSES = {"cuda": "gpu", "gpu": "gpu", "rocm": "gpu"}  # jax says gpu where torch says cuda
 ABOVE_ROOF_PCT = 105.0
 
 
@@ -105,8 +104,7 @@ def _target_table(results: list[CaseResult], categories: dict[str, str]) -> str:
 
 
 def _device_class(target: str) -> str:
-    device = target.split(":", 1)[1].lower()
-    return DEVICE_CLASSES.get(device, device)
+    return Target.parse(target).device_class
 
 
 def _work(perf: dict[str, Any], category: str) -> float:
