@@ -20,8 +20,8 @@ FAULT_SPECS = ROOT / "tests" / "fault" / "specs"
 SLOW_SPECS = ROOT / "tests" / "fault" / "slow_specs"
 
 
-def _cli(*args: str, **kw) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # the fault bindings live in tests/
+def _cli(*args: str, env: dict[str, str] | None = None, **kw) -> subprocess.Popen:
+    env = {**os.environ, **(env or {}), "PYTHONPATH": str(ROOT)}  # the fault bindings live in tests/
     return subprocess.Popen([sys.executable, "-m", "opcoverage", *args], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True, **kw)
 
@@ -42,10 +42,45 @@ def test_crashing_and_hanging_bindings_beside_normal_ops(tmp_path):
                      "exits": "crash", "hangs": "timeout", "raises": "error", "wrong_shape": "mismatch",
                      "returns_nan": "mismatch"}
     records = {r["op"]: r for r in json.loads(out.read_text())["results"]}
-    assert "SIGABRT" in records["aborts"]["message"]
+    assert "SIGABRT" in records["aborts"]["message"]  # it also died alone in a fresh worker, so it is to blame
     assert "SIGSEGV" in records["segfaults"]["message"]
     assert "code 3" in records["exits"]["message"]
     assert not journal_path(out).exists()
+
+
+def test_a_crash_that_does_not_recur_alone_is_not_blamed_on_its_case(tmp_path, spec_dir):
+    folder = spec_dir("ops.toml", """
+        [ok_identity]
+        category = "fault"
+        samples = "unary"
+        dtypes = ["float32"]
+        reference = "numpy.positive"
+        torch = "tests.fault.ops.identity"
+
+        [crashes_once]
+        category = "fault"
+        samples = "unary"
+        dtypes = ["float32"]
+        reference = "numpy.positive"
+        torch = "tests.fault.ops.abort_first_time"
+    """)
+    out = tmp_path / "r.json"
+    proc = _cli("run", "--specs", str(folder), "--targets", "torch:cpu", "--cases", "*-s0", "-j", "1",
+                "--out", str(out), env={"OPCOV_FAULT_MARKER": str(tmp_path / "crashed")})
+    _, err = proc.communicate(timeout=400)
+    assert proc.returncode == 0, err
+    records = {r["op"]: r for r in json.loads(out.read_text())["results"]}
+    assert (tmp_path / "crashed").exists()  # it did crash the first worker
+    assert records["crashes_once"]["status"] == "pass"  # alone in a fresh worker it passes: its own verdict
+    assert "SIGABRT" in records["crashes_once"]["extra"]["crashed_first"]
+    assert "after 1 other case(s)" in records["crashes_once"]["extra"]["crashed_first"]
+    assert records["ok_identity"]["status"] == "pass" and "crashed_first" not in records["ok_identity"].get("extra", {})
+
+    from opcoverage.report.markdown import render
+    from opcoverage.results import read
+
+    report = render(read(out), [out.name])
+    assert "## Crashes that did not recur alone" in report and "`crashes_once-torch:cpu-float32-s0` | pass" in report
 
 
 def test_run_killed_with_sigkill_resumes_to_the_same_verdicts(tmp_path):

@@ -23,6 +23,16 @@ def hang(x):
     time.sleep(10_000)
 
 
+def abort_first_time(x):
+    """Aborts the first process that runs it, leaving the marker file $OPCOV_FAULT_MARKER; then it is identity. It
+    stands for a crash that a case's leftovers (a corrupted heap) cause while a later case runs."""
+    marker = os.environ["OPCOV_FAULT_MARKER"]
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        os.abort()
+    return x.clone()
+
+
 def raise_error(x):
     raise RuntimeError("injected: this binding always raises")
 

@@ -3,6 +3,11 @@
 Each worker loads the catalog and frameworks once, then runs the cases it is sent one at a time. The
 parent knows which case each worker holds, so a segfault, abort, `os._exit` or out-of-memory kill is
 pinned on exactly that case, the worker is replaced, and no other case is affected or blamed.
+
+A worker that dies after running other cases may have been broken by one of them (a corrupted heap, a
+leaked lock), so its case is run once more, alone in a fresh worker, as PyTorch's test runner re-runs a
+crashed test: it is `crash` only if it dies there too; otherwise its own verdict stands and ``extra``
+keeps the first worker's death (``crashed_first``).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import os
 import signal
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
 from typing import Any, Iterator
 
@@ -90,6 +95,7 @@ class Lane:
     cases: deque[Case]
     workers: int
     config: WorkerConfig
+    retry: deque[tuple[Case, str]] = field(default_factory=deque)  # crashed cases to confirm in a fresh worker
 
 
 class _Worker:
@@ -102,10 +108,22 @@ class _Worker:
         self.ready = False
         self.case: Case | None = None
         self.started = 0.0
+        self.ran = 0  # cases sent to this worker, the current one included
+        self.first_death = ""  # set while it re-runs a case another worker died on
 
-    def send(self, case: Case) -> None:
-        self.case, self.started = case, time.monotonic()
+    def send(self, case: Case, first_death: str = "") -> None:
+        self.case, self.started, self.first_death = case, time.monotonic(), first_death
+        self.ran += 1
         self.conn.send(case)
+
+    def take(self) -> None:
+        """Start the lane's next case if idle: a crashed case to confirm goes only to a fresh worker."""
+        if not self.ready or self.case is not None:
+            return
+        if self.ran == 0 and self.lane.retry:
+            self.send(*self.lane.retry.popleft())
+        elif self.lane.cases:
+            self.send(self.lane.cases.popleft())
 
     def kill(self) -> None:
         if self.process.is_alive():
@@ -142,8 +160,11 @@ def _drain(w: _Worker) -> Iterator[CaseResult]:
         if kind == "ready":
             w.ready = True
         else:
-            w.case = None
-            yield CaseResult.from_json(payload)
+            result = CaseResult.from_json(payload)
+            if w.first_death:  # it ran alone in a fresh worker: its own verdict, and the first death kept
+                result = replace(result, extra={**result.extra, "crashed_first": w.first_death})
+            w.case, w.first_death = None, ""
+            yield result
 
 
 def _context(frameworks: tuple[str, ...]):
@@ -166,10 +187,9 @@ def run_isolated(lanes: list[Lane], timeout_s: float = DEFAULT_TIMEOUT_S) -> Ite
     workers = [_Worker(ctx, lane) for lane in lanes for _ in range(max(1, min(lane.workers, len(lane.cases))))
                if lane.cases]
     try:
-        while any(lane.cases for lane in lanes) or any(w.case is not None for w in workers):
+        while any(lane.cases or lane.retry for lane in lanes) or any(w.case is not None for w in workers):
             for w in workers:
-                if w.ready and w.case is None and w.lane.cases:
-                    w.send(w.lane.cases.popleft())
+                w.take()
             now = time.monotonic()
             deadlines = [w.started + timeout_s - now for w in workers if w.case is not None]
             wait([w.conn for w in workers] + [w.process.sentinel for w in workers],
@@ -185,12 +205,17 @@ def run_isolated(lanes: list[Lane], timeout_s: float = DEFAULT_TIMEOUT_S) -> Ite
                     failure = (Status.TIMEOUT, f"no result after {timeout_s:g} s; the worker was killed")
                 if failure is None:
                     continue
-                if w.case is not None:
-                    yield _failed(w.case, *failure, time.monotonic() - w.started)
+                status, message = failure
+                if w.case is not None and status is Status.CRASH and w.ran > 1 and not w.first_death:
+                    w.lane.retry.append((w.case, f"{message}, after {w.ran - 1} other case(s) in that worker"))
+                elif w.case is not None:
+                    if w.first_death:
+                        message = f"{message} alone in a fresh worker (first: {w.first_death})"
+                    yield _failed(w.case, status, message, time.monotonic() - w.started)
                 w.case = None
                 w.kill()
                 workers.remove(w)
-                if w.lane.cases:
+                if w.lane.cases or w.lane.retry:
                     workers.append(_Worker(ctx, w.lane))
     finally:
         for w in workers:

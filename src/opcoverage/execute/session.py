@@ -134,13 +134,20 @@ class RunSession:
         return sorted(done.values(), key=lambda r: planned[r.id])
 
     def _lanes(self, cases: list[Case]) -> list[Lane]:
-        """The cases grouped by lane, each lane's targets and workers. A worker's intra-op thread budget is the
-        cores shared among the CPU workers (all of them where no CPU lane runs), or --perf-threads."""
+        """The cases grouped by lane, each lane's targets, workers and their intra-op thread budget.
+
+        Conformance cases run with one intra-op thread in every framework, whatever --jobs and the machine: a
+        verdict then does not depend on either (more threads sum a parallel reduction in another order), tiny
+        cases gain nothing from a thread pool (ONNX Runtime takes longer to start one per session than to run
+        the node), and the cores go to workers instead. --perf workers get the cores shared among the CPU
+        workers (all of them where no CPU lane runs), or --perf-threads."""
         workers = self.workers
         lanes = []
         for name, count in workers.items():
             targets = [t for t in self.targets if self.lane_of(t) == name]
-            threads = self._perf_threads or max(1, (os.cpu_count() or 1) // workers.get("cpu", count))
+            threads = 1
+            if self.config.perf:
+                threads = self._perf_threads or max(1, (os.cpu_count() or 1) // workers.get("cpu", count))
             config = WorkerConfig(tuple(self.config.specs), self.frameworks, tuple(map(str, targets)),
                                   self.config.seed, self.config.samples, threads, suite=self.suite, perf=self.perf)
             lanes.append(Lane(name, deque(c for c in cases if self.lane_of(c.target) == name), count, config))

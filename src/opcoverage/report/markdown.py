@@ -87,6 +87,7 @@ def render(results_file: ResultsFile, sources: list[str], gate: GateReport | Non
         out += [table(rows, ["op"] + [SHORT_DTYPES.get(d, d) for d in roll.dtypes]), "", "</details>", ""]
     out += _opset_coverage(results)
     out += _failures(results, env)
+    out += _crashes_not_recurring(results)
     out += render_perf(results, env)  # only with --perf results
     if gate is not None:
         out += _gate_section(gate)
@@ -158,6 +159,19 @@ def _failures(results: list[CaseResult], env: dict[str, Any]) -> list[str]:
                          f"`{reproduce_command(first, env)}`"])
         out += [table(rows, ["op", "dtypes", "samples", "status", "message", "reproduce"]), "", "</details>", ""]
     return out
+
+
+def _crashes_not_recurring(results: list[CaseResult]) -> list[str]:
+    """Cases whose worker died, after running other cases, but that ran alone in a fresh worker: no case is to
+    blame, yet the backend did crash, so the report says so."""
+    rows = [[f"`{r.id}`", r.status.value, escape(str(r.extra["crashed_first"]))]
+            for r in results if r.extra.get("crashed_first")]
+    if not rows:
+        return []
+    return ["## Crashes that did not recur alone", "",
+            "A worker died while running each of these cases, after other cases; run again alone in a fresh worker, "
+            "the case gave the verdict shown. One of the cases that worker ran before may have broken it.", "",
+            table(rows, ["case", "verdict alone", "first death"]), ""]
 
 
 def _gate_section(gate: GateReport) -> list[str]:
