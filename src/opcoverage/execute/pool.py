@@ -88,8 +88,8 @@ def _warm_up(targets: tuple[str, ...]) -> None:
 class Lane:
     """Cases whose targets share one kind of device, and the workers (how many, configured how) that run them.
 
-    CPU targets get a worker per core, each with its share of the cores; an accelerator gets one worker, so
-    cases never contend for the device and a GPU's memory is never split between workers by accident."""
+    By default CPU targets get a worker per core and an accelerator one worker, so cases never contend for the
+    device and a GPU's memory is never split between workers by accident (opcoverage.execute.session)."""
 
     name: str
     cases: deque[Case]
