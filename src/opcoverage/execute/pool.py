@@ -18,6 +18,7 @@ import signal
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
+from multiprocessing import forkserver
 from multiprocessing.connection import Connection, wait
 from typing import Any, Iterator
 
@@ -25,6 +26,7 @@ from opcoverage.execute.runner import Case
 from opcoverage.types import CaseResult, Status
 
 DEFAULT_TIMEOUT_S = 120.0
+SINGLE_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
 @dataclass(frozen=True)
@@ -40,14 +42,13 @@ class WorkerConfig:
 
 
 def _worker_main(conn: Connection, config: WorkerConfig) -> None:
-    # Thread budgets must be in place before the frameworks are imported.
-    threads = str(config.threads)
-    os.environ["OPCOV_THREADS"] = threads
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ.setdefault(var, threads)
+    # The libraries the forkserver preloaded (NumPy's BLAS, torch's OpenMP) start with one thread (_context); each
+    # framework's own pool follows OPCOV_THREADS: torch.set_num_threads, ONNX Runtime's session options, and XLA's
+    # flags, read when its CPU client starts in this process.
+    os.environ["OPCOV_THREADS"] = str(config.threads)
     if config.threads == 1:
         flags = os.environ.get("XLA_FLAGS", "")
-        os.environ["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1".strip()
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false".strip()
     from opcoverage.catalog.loader import load_catalog
     from opcoverage.execute.runner import run_case
 
@@ -177,6 +178,18 @@ def _context(frameworks: tuple[str, ...]):
     modules = {"torch": ["torch"], "jax": ["jax", "jax.numpy"], "onnx": ["onnx", "onnxruntime"]}
     preload = ["numpy", "opcoverage.execute.runner"] + [m for f in frameworks for m in modules.get(f, [])]
     ctx.set_forkserver_preload(preload)
+    # OpenBLAS and OpenMP size their pools when they load, in the forkserver: one thread each, or every worker
+    # would start one per core (a reference's BLAS call would then spin on the cores the other workers need).
+    saved = {var: os.environ.get(var) for var in SINGLE_THREAD_VARS}
+    os.environ.update(dict.fromkeys(SINGLE_THREAD_VARS, "1"))
+    try:
+        forkserver.ensure_running()
+    finally:
+        for var, value in saved.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
     return ctx
 
 
