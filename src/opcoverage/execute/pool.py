@@ -41,7 +41,9 @@ class WorkerConfig:
     perf: Any = None  # an opcoverage.perf.PerfConfig: time passing cases (--perf)
 
 
-def _worker_main(conn: Connection, config: WorkerConfig) -> None:
+def _worker_main(conn: Connection, config: WorkerConfig, cpu: int | None = None) -> None:
+    if cpu is not None:  # before any framework sizes its thread pools from the CPUs it may use
+        os.sched_setaffinity(0, {cpu})
     # The libraries the forkserver preloaded (NumPy's BLAS, torch's OpenMP) start with one thread (_context); each
     # framework's own pool follows OPCOV_THREADS: torch.set_num_threads, ONNX Runtime's session options, and XLA's
     # flags, read when its CPU client starts in this process.
@@ -96,14 +98,16 @@ class Lane:
     cases: deque[Case]
     workers: int
     config: WorkerConfig
+    pin: tuple[int, ...] = ()  # CPUs to pin the workers to, one each (none: the OS places them)
     retry: deque[tuple[Case, str]] = field(default_factory=deque)  # crashed cases to confirm in a fresh worker
 
 
 class _Worker:
-    def __init__(self, ctx, lane: Lane):
-        self.lane = lane
+    def __init__(self, ctx, lane: Lane, slot: int):
+        self.lane, self.slot = lane, slot  # a replacement takes the slot (and pinned CPU) of the worker it replaces
+        cpu = lane.pin[slot % len(lane.pin)] if lane.pin else None
         self.conn, child = ctx.Pipe(duplex=True)
-        self.process = ctx.Process(target=_worker_main, args=(child, lane.config), daemon=True)
+        self.process = ctx.Process(target=_worker_main, args=(child, lane.config, cpu), daemon=True)
         self.process.start()
         child.close()
         self.ready = False
@@ -197,7 +201,7 @@ def run_isolated(lanes: list[Lane], timeout_s: float = DEFAULT_TIMEOUT_S) -> Ite
     """Run each lane's cases on its own worker processes, all lanes at once, yielding results as they finish (not
     in plan order)."""
     ctx = _context(tuple(sorted({f for lane in lanes for f in lane.config.frameworks})))
-    workers = [_Worker(ctx, lane) for lane in lanes for _ in range(max(1, min(lane.workers, len(lane.cases))))
+    workers = [_Worker(ctx, lane, slot) for lane in lanes for slot in range(max(1, min(lane.workers, len(lane.cases))))
                if lane.cases]
     try:
         while any(lane.cases or lane.retry for lane in lanes) or any(w.case is not None for w in workers):
@@ -229,7 +233,7 @@ def run_isolated(lanes: list[Lane], timeout_s: float = DEFAULT_TIMEOUT_S) -> Ite
                 w.kill()
                 workers.remove(w)
                 if w.lane.cases or w.lane.retry:
-                    workers.append(_Worker(ctx, w.lane))
+                    workers.append(_Worker(ctx, w.lane, w.slot))
     finally:
         for w in workers:
             try:

@@ -150,7 +150,8 @@ class RunSession:
                 threads = self._perf_threads or max(1, (os.cpu_count() or 1) // workers.get("cpu", count))
             config = WorkerConfig(tuple(self.config.specs), self.frameworks, tuple(map(str, targets)),
                                   self.config.seed, self.config.samples, threads, suite=self.suite, perf=self.perf)
-            lanes.append(Lane(name, deque(c for c in cases if self.lane_of(c.target) == name), count, config))
+            lanes.append(Lane(name, deque(c for c in cases if self.lane_of(c.target) == name), count, config,
+                              pin=_cpus_to_pin(name, count)))
         return lanes
 
     def results_file(self, results: list[CaseResult]) -> ResultsFile:
@@ -158,3 +159,11 @@ class RunSession:
         if self.perf is not None:
             env["roofline"] = roofline.summarize(results)
         return ResultsFile(env, tuple(results))
+
+
+def _cpus_to_pin(lane: str, workers: int) -> tuple[int, ...]:
+    """A CPU lane with a worker for every CPU this process may use pins each worker to its own CPU: the frameworks
+    then size their compile and run-time pools for one CPU instead of every worker starting one per CPU (XLA
+    compiles fusions on such a pool). Fewer workers than CPUs, or other lanes, are left to the OS."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    return tuple(cpus) if lane == "cpu" and len(cpus) > 1 and workers >= len(cpus) else ()
