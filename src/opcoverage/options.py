@@ -105,13 +105,15 @@ RUN_OPTIONS += (
 )
 
 
+DEFAULT_TIMEOUT_S = 120.0
+
 # Options of isolated runs: the CLI runs cases in worker processes; pytest runs them in its own process.
 CLI_RUN_OPTIONS: tuple[Option, ...] = (
     Option("jobs", "worker processes per kind of device (default: one per core for CPU targets, one per accelerator)",
            _positive("-j/--jobs", int),
            None, "N", cli="--jobs"),
     Option("timeout", "seconds a case may run before it is killed and recorded as timeout", _positive("--timeout"),
-           120.0, "SECONDS"),
+           DEFAULT_TIMEOUT_S, "SECONDS"),
     Option("resume", "continue an interrupted run: skip the cases already recorded for --out", _flag, False),
 )
 
@@ -132,7 +134,7 @@ class RunConfig:
     perf_budget: float = 120.0
     perf_threads: int | None = None
     jobs: int | None = None
-    timeout: float = 120.0
+    timeout: float = DEFAULT_TIMEOUT_S
     resume: bool = False
 
     @classmethod

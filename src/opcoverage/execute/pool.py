@@ -25,7 +25,6 @@ from typing import Any, Iterator
 from opcoverage.execute.runner import Case
 from opcoverage.types import CaseResult, Status
 
-DEFAULT_TIMEOUT_S = 120.0
 SINGLE_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
@@ -197,7 +196,7 @@ def _context(frameworks: tuple[str, ...]):
     return ctx
 
 
-def run_isolated(lanes: list[Lane], timeout_s: float = DEFAULT_TIMEOUT_S) -> Iterator[CaseResult]:
+def run_isolated(lanes: list[Lane], timeout_s: float) -> Iterator[CaseResult]:
     """Run each lane's cases on its own worker processes, all lanes at once, yielding results as they finish (not
     in plan order)."""
     ctx = _context(tuple(sorted({f for lane in lanes for f in lane.config.frameworks})))
