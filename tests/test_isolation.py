@@ -21,7 +21,9 @@ SLOW_SPECS = ROOT / "tests" / "fault" / "slow_specs"
 
 
 def _cli(*args: str, env: dict[str, str] | None = None, **kw) -> subprocess.Popen:
-    env = {**os.environ, **(env or {}), "PYTHONPATH": str(ROOT)}  # the fault bindings live in tests/
+    # The fault bindings live in tests/; the checkout's own src/ comes first, whichever copy is installed.
+    path = os.pathsep.join([str(ROOT / "src"), str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env = {**os.environ, **(env or {}), "PYTHONPATH": path}
     return subprocess.Popen([sys.executable, "-m", "opcoverage", *args], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True, **kw)
 
