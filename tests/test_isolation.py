@@ -33,7 +33,9 @@ def _statuses(path: Path) -> dict[str, str]:
     return {f"{r['op']}-{r['target']}-{r['dtype']}-{r['sample']}": r["status"] for r in data["results"]}
 
 
-def test_crashing_and_hanging_bindings_beside_normal_ops(tmp_path):
+def test_crashing_and_hanging_bindings_beside_normal_ops_in_the_cli_and_pytest(tmp_path, pytester):
+    """Segfaulting, aborting and hanging bindings beside normal ops, through `opcoverage run` and the pytest form:
+    in pytest each fails as its own item, the session goes on, and the results file equals the CLI's."""
     out = tmp_path / "faults.json"
     proc = _cli("run", "--specs", str(FAULT_SPECS), "--targets", "torch:cpu", "--cases", "*-s0", "-j", "2",
                 "--timeout", "5", "--out", str(out))
@@ -48,6 +50,20 @@ def test_crashing_and_hanging_bindings_beside_normal_ops(tmp_path):
     assert "SIGSEGV" in records["segfaults"]["message"]
     assert "code 3" in records["exits"]["message"]
     assert not journal_path(out).exists()
+
+    cli_out, out = out, tmp_path / "pytest.json"
+    pytester.monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT / "src"), str(ROOT)]))
+    result = pytester.runpytest_subprocess(
+        "--pyargs", "opcoverage.conformance", "--opcov-targets", "torch:cpu", "--opcov-specs", str(FAULT_SPECS),
+        "--opcov-cases", "*-s0", "--opcov-timeout", "5", "--opcov-jobs", "2", "--opcov-json", str(out), "-v",
+        "-p", "no:cacheprovider", timeout=400)
+    assert result.ret == 1  # failing cases fail their items; the session itself ran to its end
+    result.stdout.fnmatch_lines(["*test_case?segfaults-torch:cpu-float32-s0? FAILED*",
+                                 "*test_case?ok_neg-torch:cpu-float32-s0? PASSED*",
+                                 "*crash: worker process died with SIGSEGV*",
+                                 "*timeout: no result after 5 s*"])
+    assert result.parseoutcomes()["passed"] == 2
+    assert _statuses(out) == _statuses(cli_out)
 
 
 def test_a_crash_that_does_not_recur_alone_is_not_blamed_on_its_case(tmp_path, spec_dir):

@@ -22,10 +22,12 @@ class _Parser(argparse.ArgumentParser):
 def _cmd_targets(args) -> int:
     from tabulate import tabulate
 
-    from opcoverage.backends import all_targets
+    from opcoverage.backends import all_targets, broken
 
     rows = [(str(t), "yes" if i.available else "no", i.name if i.available else i.reason, i.driver)
             for t, i in all_targets()]
+    # A plugin that fails to load or answer is listed with its error; it never hides the other targets.
+    rows += [(f"{name}:*", "no", f"broken plugin: {reason}", "") for name, reason in broken().items()]
     if args.json:
         print(json.dumps([{"target": r[0], "available": r[1] == "yes", "detail": r[2], "driver": r[3]} for r in rows],
                          indent=1))

@@ -12,8 +12,14 @@ from opcoverage.types import Status
 
 # Defaults follow torch.testing's for float32/float16/bfloat16, with a float16/bfloat16 atol that admits one
 # rounding of a value of magnitude ~1 (a reference in float64 is exact where the backend must round).
+# float64 is set from measured spread instead (`python benchmarks/float64_spread.py`, the whole catalog on torch,
+# jax and onnxruntime CPU): 2,151 of 2,198 float64 cases agree with the reference to 1e-13 relative; the rest are
+# float32 arithmetic (6e-8 and up), named per-op overrides, or outputs that cancel to about zero, where ONNX
+# Runtime's float64 normalizations are off by up to 4.5e-11 absolute. rtol 1e-10 sits far above float64
+# agreement and 600x below float32's rounding (2^-24 = 6e-8); atol 1e-10 admits that cancellation while a float32
+# result, wrong by about 6e-8 at magnitude 1, still fails.
 DEFAULT_TOLERANCES: dict[str, Tolerance] = {
-    "float64": Tolerance(1e-7, 1e-7),
+    "float64": Tolerance(1e-10, 1e-10),
     "float32": Tolerance(1.3e-6, 1e-5),
     "float16": Tolerance(1e-3, 1e-3),
     "bfloat16": Tolerance(1.6e-2, 1e-2),
@@ -55,7 +61,10 @@ def expected_dtype_ok(rule: str, input_dtype: str, actual: str) -> bool:
     return actual == rule  # an exact dtype name, "bool" and "int64" included
 
 
-def compare(spec: OpSpec, dtype: str, actual: tuple[np.ndarray, ...], expected: tuple[np.ndarray, ...]) -> Comparison:
+def compare(spec: OpSpec, dtype: str, actual: tuple[np.ndarray, ...], expected: tuple[np.ndarray, ...],
+            check_dtypes: bool = True) -> Comparison:
+    """Each output against its reference: dtype (by the spec's result rule, unless ``check_dtypes`` is off), shape,
+    then values at the dtype's tolerance."""
     if len(actual) != len(expected):
         return Comparison(Status.MISMATCH, f"returned {len(actual)} output(s), expected {len(expected)}")
     rules = spec.result_dtype if len(spec.result_dtype) == len(expected) else spec.result_dtype[:1] * len(expected)
@@ -64,7 +73,7 @@ def compare(spec: OpSpec, dtype: str, actual: tuple[np.ndarray, ...], expected: 
     for i, (got, want, rule) in enumerate(zip(actual, expected, rules)):
         label = f"output {i}: " if len(expected) > 1 else ""
         got_name = dtype_name(got.dtype)
-        if not expected_dtype_ok(rule, dtype, got_name):
+        if check_dtypes and not expected_dtype_ok(rule, dtype, got_name):
             problems.append(f"{label}dtype {got_name}, expected {rule if rule != 'same' else dtype}")
             continue
         if got.shape != want.shape:
@@ -116,3 +125,37 @@ def _errors(got: np.ndarray, want: np.ndarray, tol: Tolerance) -> tuple[float, f
         idx = tuple(int(i) for i in np.argwhere(~ok)[0])
         first = f"first at {list(idx)}: got {float(g[idx]):.6g}, expected {float(w[idx]):.6g}"
     return abs_err, rel_err, bad, first
+
+
+def sides_with_lower_precision(spec: OpSpec, dtype: str, lower: str, actual: tuple[np.ndarray, ...],
+                               lower_expected: tuple[np.ndarray, ...], expected: tuple[np.ndarray, ...]) -> bool:
+    """Whether a failing output is what computing in ``lower`` gives: it passes against the reference computed in
+    ``lower`` (``lower_expected``, at that dtype's tolerance), and where the two references differ by more than
+    ``dtype``'s tolerance, it lies nearer the lower one at three places in four or more. The second half tells a
+    downcast from a float64 kernel that is merely inaccurate (a one-pass variance, float32 constants): that one
+    passes at float32's tolerance too, but stays nearer the float64 answer.
+
+    ``actual`` and ``lower_expected`` come narrowed to ``lower``; ``expected`` is the float64 reference."""
+    if compare(spec, lower, actual, lower_expected, check_dtypes=False).status is not Status.PASS or \
+            len(actual) != len(expected):
+        return False
+    tol = tolerance_for(spec, dtype)
+    nearer = apart = 0
+    for got, low, full in zip(actual, lower_expected, expected):
+        if got.shape != full.shape:  # a data-dependent shape (nonzero, unique) that the lower precision explains
+            apart, nearer = apart + full.size + 1, nearer + (full.size + 1) * (got.shape == low.shape)
+            continue
+        if low.shape != full.shape:
+            return False
+        g, lo, f = (_as_float(a) for a in (got, low, full))
+        with np.errstate(invalid="ignore", over="ignore"):
+            differ = np.isfinite(lo) & np.isfinite(f) & (np.abs(lo - f) > tol.atol + tol.rtol * np.abs(f))
+            apart += int(differ.sum())
+            nearer += int((differ & (np.abs(g - lo) <= np.abs(g - f))).sum())
+    return apart > 0 and nearer >= 0.75 * apart
+
+
+def _as_float(a: np.ndarray) -> np.ndarray:
+    if np.iscomplexobj(a):
+        return np.stack([np.real(a), np.imag(a)], axis=-1).astype(np.float64)
+    return a.astype(np.float64)

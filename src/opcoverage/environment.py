@@ -25,16 +25,12 @@ def cpu_model() -> str:
 
 def collect(targets: list[Any], seed: int, samples: str, catalog_fingerprint: str) -> dict[str, Any]:
     """The ``environment`` block of a results file."""
-    from opcoverage.backends import device_info, get_backend
+    from opcoverage.backends import backend_version, device_info
 
     frameworks: dict[str, str] = {}
     devices: dict[str, dict[str, str]] = {}
     for target in targets:
-        backend = get_backend(target.framework)
-        try:
-            frameworks.update(backend.version())
-        except Exception as exc:  # a version query must not sink a run
-            frameworks[target.framework] = f"unknown ({exc})"
+        frameworks.update(backend_version(target.framework))
         info = device_info(target)
         devices[str(target)] = {"name": info.name, "driver": info.driver}
     import numpy

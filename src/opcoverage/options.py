@@ -106,14 +106,35 @@ RUN_OPTIONS += (
 
 
 DEFAULT_TIMEOUT_S = 120.0
+_UNITS = {"": 2**20, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
 
-# Options of isolated runs: the CLI runs cases in worker processes; pytest runs them in its own process.
-CLI_RUN_OPTIONS: tuple[Option, ...] = (
+
+def parse_bytes(text: Any) -> int:
+    """A memory size for --max-memory: 8G, 8GiB, 512M, 4096 (MiB), or 0 / none for no cap (returned as 0)."""
+    raw = str(text).strip().lower()
+    if raw in ("0", "none", "off"):
+        return 0
+    number = raw.rstrip("ib").rstrip("kmgt")
+    unit = raw[len(number):].rstrip("ib").rstrip("b")
+    try:
+        value = float(number) * _UNITS[unit]
+    except (ValueError, KeyError):
+        raise UsageError(f"--max-memory expects a size such as 8G, 512M or none, got {text!r}") from None
+    if value <= 0:
+        raise UsageError(f"--max-memory must be positive (or none), got {text!r}")
+    return int(value)
+
+
+# Options of isolated runs: the CLI and the pytest form both run cases in worker processes.
+RUN_OPTIONS += (
     Option("jobs", "worker processes per kind of device (default: one per core for CPU targets, one per accelerator)",
            _positive("-j/--jobs", int),
            None, "N", cli="--jobs"),
     Option("timeout", "seconds a case may run before it is killed and recorded as timeout", _positive("--timeout"),
            DEFAULT_TIMEOUT_S, "SECONDS"),
+    Option("max_memory", "memory each CPU worker may allocate (8G, 512M, none); a case past it is a crash with "
+                         "'out of memory' and only its worker dies (default: 80% of RAM shared among the CPU workers)",
+           parse_bytes, None, "SIZE"),
     Option("resume", "continue an interrupted run: skip the cases already recorded for --out", _flag, False),
 )
 
@@ -135,13 +156,14 @@ class RunConfig:
     perf_threads: int | None = None
     jobs: int | None = None
     timeout: float = DEFAULT_TIMEOUT_S
+    max_memory: int | None = None  # bytes per CPU worker; None: the default share of RAM; 0: no cap
     resume: bool = False
 
     @classmethod
-    def from_values(cls, get: Callable[[Option], Any], cli: bool = False) -> "RunConfig":
+    def from_values(cls, get: Callable[[Option], Any]) -> "RunConfig":
         """Build from any option source: an argparse namespace, a pytest config. Unset values fall back to OPCOV_*."""
         values = {}
-        for option in RUN_OPTIONS + (CLI_RUN_OPTIONS if cli else ()):
+        for option in RUN_OPTIONS:
             raw = get(option)
             if raw in (None, [], "") and os.environ.get(option.env):
                 raw = os.environ[option.env]
@@ -153,7 +175,7 @@ class RunConfig:
 
 
 def add_argparse_options(parser) -> None:
-    for option in RUN_OPTIONS + CLI_RUN_OPTIONS:
+    for option in RUN_OPTIONS:
         flags = [option.cli_flag] + (["-j"] if option.dest == "jobs" else [])
         if option.parse is _flag:
             parser.add_argument(*flags, dest=option.dest, help=option.help, action="store_true", default=None)
@@ -174,7 +196,7 @@ def add_pytest_options(group) -> None:
 
 
 def from_argparse(namespace) -> RunConfig:
-    return RunConfig.from_values(lambda o: getattr(namespace, o.dest, None), cli=True)
+    return RunConfig.from_values(lambda o: getattr(namespace, o.dest, None))
 
 
 def from_pytest(config) -> RunConfig:

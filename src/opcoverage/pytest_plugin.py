@@ -1,7 +1,14 @@
-"""pytest plugin: the conformance cases as test items (`pytest --pyargs opcoverage.conformance --opcov-targets ...`)."""
+"""pytest plugin: the conformance cases as test items (`pytest --pyargs opcoverage.conformance --opcov-targets ...`).
+
+Cases run in the same isolated worker pool as `opcoverage run`, with the same --opcov-timeout, --opcov-jobs and
+--opcov-max-memory: once collection is done, the collected cases start running in the background, and each test
+item waits for its own case's result. A case that crashes or hangs its worker fails as its own item; the session
+goes on, and --opcov-json holds every case's result.
+"""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -17,8 +24,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.stash[_STATE] = {"session": None, "results": [], "expected": None, "gate": None}
+    config.stash[_STATE] = {"session": None, "expected": None, "gate": None, "pool": None}
     if _asked_for(config):  # validate options before collection, so bad input is one line and exit code 4
+        if config.getoption("numprocesses", None):
+            raise pytest.UsageError("opcoverage: run conformance cases in parallel with --opcov-jobs N, not "
+                                    "pytest-xdist's -n (every xdist worker would run every case)")
         _session(config)
 
 
@@ -53,9 +63,61 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("opcov_case", session.cases, ids=[c.id for c in session.cases])
 
 
+class _Pool:
+    """The collected cases running in the isolated worker pool on a background thread; items wait for theirs."""
+
+    def __init__(self, run_session, cases):
+        self.session, self.cases = run_session, cases
+        self.results: dict[str, object] = {}
+        self.error: BaseException | None = None
+        self.stop = threading.Event()
+        self.ready = threading.Condition()
+        self.thread = threading.Thread(target=self._run, name="opcoverage pool", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.session.run(self._deposit, on_resumed=lambda done: [self._deposit(r) for r in done],
+                             cases=self.cases, stop=self.stop)
+        except BaseException as exc:  # noqa: BLE001 - reported by the items that wait for a result
+            self.error = exc
+        finally:
+            with self.ready:
+                self.ready.notify_all()
+
+    def _deposit(self, result) -> None:
+        with self.ready:
+            self.results[result.id] = result
+            self.ready.notify_all()
+
+    def result(self, case):
+        with self.ready:
+            while case.id not in self.results:
+                if not self.thread.is_alive():
+                    raise RuntimeError(f"the opcoverage worker pool stopped before {case.id} ran: {self.error!r}")
+                self.ready.wait(1.0)
+            return self.results[case.id]
+
+    def close(self) -> list:
+        """Stop the pool; the results in hand, in plan order."""
+        self.stop.set()
+        self.thread.join()
+        return [self.results[c.id] for c in self.cases if c.id in self.results]
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    state = session.config.stash.get(_STATE, None)
+    if not state or state["session"] is None:
+        return
+    cases = [item.callspec.params["opcov_case"] for item in session.items
+             if "opcov_case" in getattr(getattr(item, "callspec", None), "params", {})]
+    if cases:
+        state["pool"] = _Pool(state["session"], cases)
+
+
 @pytest.fixture
 def opcov_run(request: pytest.FixtureRequest):
-    """Run a planned case and record its result for the results file.
+    """The result of a planned case, run in the isolated worker pool.
 
     Returns (result, the expectation that covers it or None, the run's environment for reproducers)."""
     from opcoverage.expectations import find_expectation
@@ -64,8 +126,7 @@ def opcov_run(request: pytest.FixtureRequest):
 
     def run(case):
         run_session = _session(request.config)
-        result = run_session.run_one(case)
-        state["results"].append(result)
+        result = state["pool"].result(case)
         env = {"seed": run_session.config.seed, "samples": run_session.config.samples,
                "specs": run_session.config.specs, "suite": run_session.config.suite}
         return result, find_expectation(result, state["expected"]), env
@@ -79,12 +140,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     from opcoverage import expectations as exp
     from opcoverage import results as res
+    from opcoverage.journal import journal_path
 
     run_session = state["session"]
-    if run_session.config.out and state["results"]:
-        res.write(Path(run_session.config.out), run_session.results_file(state["results"]))
+    state["results"] = results = state["pool"].close() if state["pool"] is not None else []
+    out = run_session.config.out
+    if out and results:
+        res.write(Path(out), run_session.results_file(results))
+        journal_path(Path(out)).unlink(missing_ok=True)
     if state["expected"]:
-        state["gate"] = exp.gate(state["results"], state["expected"])
+        state["gate"] = exp.gate(results, state["expected"])
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
@@ -93,11 +158,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         return
     from opcoverage.results import counts
 
-    tally = counts(state["results"])
+    tally = counts(state.get("results", []))
     terminalreporter.write_sep("-", "opcoverage")
     terminalreporter.write_line(", ".join(f"{v} {k}" for k, v in tally.items()) or "no case ran")
     out = state["session"].config.out
-    if out and state["results"]:
+    if out and state.get("results"):
         terminalreporter.write_line(f"results written to {out}")
     gate = state["gate"]
     if gate is not None:

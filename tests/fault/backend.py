@@ -62,9 +62,7 @@ def install(tmp_path, monkeypatch):
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fault-vendor\nVersion: 1.0\n")
     (dist / "entry_points.txt").write_text("[opcoverage.backends]\nfault = tests.fault.backend:FaultBackend\n")
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
-    backends.backends.cache_clear()
-    backends._devices.cache_clear()
+    backends.cache_clear()
     yield
     monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(tmp_path / "site")])
-    backends.backends.cache_clear()
-    backends._devices.cache_clear()
+    backends.cache_clear()

@@ -52,3 +52,11 @@ def identity(x):
 def slow(x):
     time.sleep(0.4)
     return x.clone()
+
+
+def allocate_too_much(x):
+    """Asks for twice the worker's memory cap (--max-memory, seen as $OPCOV_MAX_MEMORY) in one allocation."""
+    import numpy as np
+
+    cap = int(os.environ["OPCOV_MAX_MEMORY"])
+    return np.ones(2 * cap // 8)

@@ -200,11 +200,149 @@ def seed_for(op: str, dtype: str, seed: int) -> int:
     return zlib.crc32(f"{op}/{dtype}/{seed}".encode())
 
 
+# Precision probes: a float64 sample whose result differs when computed in float32, and an int64 sample whose
+# values do not fit in int32, so that a backend computing in the next lower precision never passes (OpenVINO's CPU
+# plugin runs f64 as f32 and i64 as i32; IREE demotes f64 to f32).
+PROBE_STEP = 2.0 ** -40  # a relative offset far above float64's resolution (2^-52), far below float32's (2^-24)
+PROBE_TINY = 1e-50  # a normal float64 that float32 flushes to zero
+NO_TWINS = frozenset({"linalg"})
+# int64 offsets by multiples of these leave int32's range; the first whose result fits in int64 is used, since
+# what an integer overflow gives is the implementation's choice (NumPy and torch wrap, ONNX Runtime's Pow saturates).
+PROBE_INT_SPANS = (2 ** 32, 2 ** 31)
+# Result rules under which int64 values beyond int32 keep their meaning (no float conversion, no sizes).
+_WIDE_INT_RESULTS = frozenset({"same", "accumulate", "bool", "index", "int64", "float64", "float32", "float16",
+                               "bfloat16"})
+
+
+def _twins(values: np.ndarray) -> np.ndarray:
+    """Each value copied to its neighbour along every axis (x[i, j] = drawn[2(i//2), 2(j//2)]): with the distinct
+    offsets below, every value has a near-twin in every slice, which float32 makes a tie, so argmax, sort, unique
+    and max-pool indices see what float64 keeps apart."""
+    index = tuple(np.arange(n) // 2 * 2 for n in values.shape)
+    return values[np.ix_(*index)] if values.ndim else values
+
+
+def _probe_float(values: np.ndarray, rng: np.random.Generator, twins: bool = False) -> np.ndarray:
+    """Half the values moved a hair (2^-40, relative) off the nearest half-integer, and, where the values span
+    zero, a few tiny ones: float32 rounds the first onto the half-integer and flushes the second to zero, so
+    floor, round, sign, comparisons and cancelling sums see what float64 keeps apart. A moved value must stay
+    inside the span of the drawn values, by sign and magnitude, so the sample keeps the op's domain. With
+    ``twins``, values come in near-equal pairs along every axis, all apart by distinct offsets of about 2^-40."""
+    if values.size == 0:
+        return values
+    flat = (_twins(values) if twins else values).astype(np.float64).ravel().copy()
+    snapped = np.round(flat * 2) / 2
+    # Offsets of 2^-40 times (1 + a distinct fraction): no two moved values tie, so sorts and argmax stay defined.
+    scale = PROBE_STEP * (1 + rng.permutation(flat.size) / flat.size) * np.maximum(1.0, np.abs(snapped))
+    moved = snapped + rng.choice(np.array([-1.0, 1.0]), size=flat.size) * scale
+    mag, low, high = np.abs(flat), flat.min(), flat.max()
+    inside = ((moved >= low) & (moved <= high) & (np.abs(moved) >= mag.min()) & (np.abs(moved) <= mag.max())
+              & (np.sign(moved) == np.sign(flat)))
+    pick = inside & (rng.random(flat.size) < 0.5)
+    flat[pick] = moved[pick]
+    if twins:  # apart by distinct relative offsets, so no two values tie in float64
+        unmoved = ~pick
+        flat[unmoved] *= 1 + rng.choice(np.array([-1.0, 1.0]), size=int(unmoved.sum())) * PROBE_STEP * (
+            1 + rng.permutation(int(unmoved.sum())) / max(1, int(unmoved.sum())))
+    if low < 0 < high and mag.min() < 0.1 and flat.size >= 4:
+        spots = rng.choice(flat.size, size=max(1, flat.size // 16), replace=False)
+        flat[spots] = np.sign(flat[spots]) * PROBE_TINY * (1 + np.arange(spots.size) / spots.size)
+    return flat.reshape(values.shape)
+
+
+def _probe_pairs(first: np.ndarray, other: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A second operand equal to the first up to a relative 2^-40 on a quarter of its elements (where that stays
+    in its own span): float32 makes the pair equal, so comparisons, maximum, subtraction tell the precisions apart."""
+    flat, base = other.ravel().copy(), first.ravel()
+    near = base * (1 + rng.choice(np.array([-1.0, 1.0]), size=flat.size) * PROBE_STEP)
+    pick = (near >= flat.min()) & (near <= flat.max()) & (np.sign(near) == np.sign(flat)) & (rng.random(flat.size) < 0.25)
+    flat[pick] = near[pick]
+    return flat.reshape(other.shape)
+
+
+def _probe_wide(values: np.ndarray, rng: np.random.Generator, span: int) -> np.ndarray:
+    """Half the values offset by a random multiple of ``span`` (1..255 of 2^32, or one 2^31): they need int64, and
+    wrapped to int32 they land elsewhere, so an int32 computation gives another answer."""
+    most = 256 if span == 2 ** 32 else 2
+    offsets = rng.integers(1, most, size=values.shape) * rng.choice(np.array([-1, 1]), size=values.shape)
+    draw = rng.random(values.shape)
+    base = np.where(draw < 0.1, 0, values.astype(np.int64))  # some wrap to exactly zero: logical ops see them
+    return np.where(draw < 0.5, base + offsets * span, values).astype(values.dtype)
+
+
+def _overflows(spec: OpSpec, args: list[np.ndarray], kwargs: Mapping[str, Any]) -> bool:
+    """Whether the op's result on these integers leaves int64's range: the reference evaluated in float64 (exact
+    enough to see magnitudes) reaches 2^63. A reference that takes no floats (bitwise ops) cannot overflow so."""
+    try:
+        with np.errstate(all="ignore"):
+            result = spec.reference.resolve()(*[a.astype(np.float64) for a in args], **spec.reference.rename(kwargs))
+        outputs = result if isinstance(result, (tuple, list)) else (result,)
+        return any(np.any(np.abs(np.asarray(o, dtype=np.float64)) >= 2.0 ** 63) for o in outputs)
+    except Exception:
+        return False
+
+
+def _probe_inputs(spec: OpSpec) -> list[str]:
+    """Which inputs of the op's first sample may take probe values: "any" for data inputs, "float" for inputs
+    whose values are held to a declared range (a float stays inside it; an integer there may be an index or a
+    count), "" for inputs of another dtype than the case's."""
+    params, family = spec.samples.params, spec.samples.family
+    if family != "tensors":
+        return ["any"] * (family.arity if (family := FAMILIES[family]).arity else 0)
+    case = params["cases"][0]
+    out = []
+    for item in case["inputs"]:
+        item = {"shape": item} if isinstance(item, list) else item
+        if item.get("dtype", "same_kind") != "same_kind":
+            out.append("")
+        else:
+            out.append("float" if "low" in item or "high" in item else "any")
+    return out
+
+
+def precision_probe(spec: OpSpec, dtype: str, first: SampleInput, rng: np.random.Generator) -> SampleInput | None:
+    """The precision probe of an op's float64 or int64 samples: its first sample with probe values, or None where
+    the op's inputs leave no room for them."""
+    kinds = _probe_inputs(spec) + [""] * len(first.args)
+    args = list(first.args)
+    if dtype == "float64":
+        free = [i for i, a in enumerate(args) if a.dtype == np.float64 and kinds[i]]
+        for i in free:  # no near-equal rows and columns in matrices whose inverse or factors the op computes
+            args[i] = _probe_float(args[i], rng, twins=spec.category not in NO_TWINS)
+        data = [i for i in free if kinds[i] == "any"]  # a declared range (targets of +-1, say) is kept as it is
+        for i in data[1:]:
+            if args[i].shape == args[data[0]].shape:
+                args[i] = _probe_pairs(args[data[0]], args[i], rng)
+        label = "precision probe: values 2^-40 off half-integers, tiny 1e-50"
+    elif dtype == "int64" and set(spec.result_dtype) <= _WIDE_INT_RESULTS:
+        free = [i for i, a in enumerate(args) if a.dtype == np.int64 and kinds[i] == "any"]
+        # The widest values whose result still fits in int64: every free input, else the first one alone (a
+        # product of two wide operands would overflow, of a wide and a small one does not).
+        for wide, span in [(w, span) for w in (free, free[:1]) for span in PROBE_INT_SPANS]:
+            args = list(first.args)
+            for i in wide:
+                args[i] = _probe_wide(first.args[i], rng, span)
+            if not _overflows(spec, args, first.kwargs):
+                break
+        else:
+            return None
+        label = f"precision probe: int64 values beyond int32 (offsets of k*2^{int(np.log2(span))})"
+    else:
+        return None
+    if all(a is b for a, b in zip(args, first.args)):
+        return None
+    return SampleInput(tuple(args), first.kwargs, label)
+
+
 def generate(spec: OpSpec, dtype: str, seed: int, mode: str = "quick") -> list[Sample]:
     """The samples of one op in one dtype; the same (op, dtype, seed, mode) always gives the same arrays."""
     family = FAMILIES[spec.samples.family]
     op_seed = seed_for(spec.name, dtype, seed)
-    inputs = family.generate(spec.samples.params, dtype, np.random.default_rng(op_seed))
+    rng = np.random.default_rng(op_seed)
+    inputs = family.generate(spec.samples.params, dtype, rng)
+    probe = precision_probe(spec, dtype, inputs[0], rng) if inputs else None
+    if probe is not None:  # last, so the other samples keep their ids
+        inputs.append(probe)
     samples = []
     for index, item in enumerate(inputs):
         if item.full_only and mode != "full":

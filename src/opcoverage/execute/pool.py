@@ -14,18 +14,25 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import signal
+import sys
+import tempfile
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
 from multiprocessing import forkserver
 from multiprocessing.connection import Connection, wait
+from pathlib import Path
 from typing import Any, Iterator
 
-from opcoverage.execute.runner import Case
+from opcoverage.execute.runner import OOM_EXTRA, Case
 from opcoverage.types import CaseResult, Status
 
 SINGLE_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+START_TIMEOUT_S = 120.0  # a worker not ready by then (loading the catalog, warming the backends up) is broken
+OUTPUT_TAIL = 1500  # characters of a worker's own output kept with a failed case
 
 
 @dataclass(frozen=True)
@@ -38,9 +45,40 @@ class WorkerConfig:
     threads: int
     suite: Any = None  # the loaded external suite (opcoverage.suites) whose cases these workers run, if any
     perf: Any = None  # an opcoverage.perf.PerfConfig: time passing cases (--perf)
+    max_memory: int | None = None  # bytes a worker may allocate (RLIMIT_DATA); None: no cap (accelerator lanes)
 
 
-def _worker_main(conn: Connection, config: WorkerConfig, cpu: int | None = None) -> None:
+def _isolate_output(log: str) -> None:
+    """Send everything the worker and its bindings write to file descriptors 1 and 2 (print, C++ logging, a flood
+    of megabytes) to the worker's own log file: results travel on a separate pipe that no output can corrupt, and
+    the user's terminal stays readable. The log's tail is kept with a failed or crashed case."""
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_TRUNC, 0o600)
+    for std in (1, 2):
+        os.dup2(fd, std)
+    os.close(fd)
+
+
+def output_tail(log: str | Path, limit: int = OUTPUT_TAIL) -> str:
+    """The last ``limit`` characters a worker wrote while running its current case."""
+    try:
+        with open(log, "rb") as f:
+            f.seek(max(0, os.fstat(f.fileno()).st_size - limit))
+            return f.read().decode("utf-8", "replace").strip()
+    except OSError:
+        return ""
+
+
+def _worker_main(conn: Connection, config: WorkerConfig, cpu: int | None = None, log: str | None = None) -> None:
+    # Ctrl-C reaches the whole process group: the parent stops the run and its workers; a worker must not treat
+    # the signal as its case's failure. A binding that raises KeyboardInterrupt itself is still that case's error.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if log is not None:
+        _isolate_output(log)
+    if config.max_memory:  # an allocation past the cap fails in this worker (MemoryError, bad_alloc) instead of
+        import resource  # pushing the machine into swap or the kernel's OOM killer onto the run
+
+        resource.setrlimit(resource.RLIMIT_DATA, (config.max_memory, config.max_memory))
+        os.environ["OPCOV_MAX_MEMORY"] = str(config.max_memory)
     if cpu is not None:  # before any framework sizes its thread pools from the CPUs it may use
         os.sched_setaffinity(0, {cpu})
     # The libraries the forkserver preloaded (NumPy's BLAS, torch's OpenMP) start with one thread (_context); each
@@ -67,8 +105,21 @@ def _worker_main(conn: Connection, config: WorkerConfig, cpu: int | None = None)
             return
         if case is None:
             return
+        if log is not None:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.ftruncate(1, 0)  # the log holds this case's output only
         result = run_case(catalog, case, config.seed, config.samples, config.perf)
-        conn.send(("result", result.to_json()))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        record = result.to_json()
+        if log is not None and result.status.is_failure:
+            tail = output_tail(log)
+            if tail:
+                record.setdefault("extra", {})["output"] = tail
+        conn.send(("result", record))
+        if result.extra.get(OOM_EXTRA):  # the allocator may be left fragmented or poisoned: a fresh worker goes on
+            os._exit(0)
 
 
 def _warm_up(targets: tuple[str, ...]) -> None:
@@ -99,17 +150,20 @@ class Lane:
     config: WorkerConfig
     pin: tuple[int, ...] = ()  # CPUs to pin the workers to, one each (none: the OS places them)
     retry: deque[tuple[Case, str]] = field(default_factory=deque)  # crashed cases to confirm in a fresh worker
+    failed_starts: int = 0  # workers that died or hung before they were ready
 
 
 class _Worker:
-    def __init__(self, ctx, lane: Lane, slot: int):
+    def __init__(self, ctx, lane: Lane, slot: int, logs: Path):
         self.lane, self.slot = lane, slot  # a replacement takes the slot (and pinned CPU) of the worker it replaces
         cpu = lane.pin[slot % len(lane.pin)] if lane.pin else None
         self.conn, child = ctx.Pipe(duplex=True)
-        self.process = ctx.Process(target=_worker_main, args=(child, lane.config, cpu), daemon=True)
+        self.log = str(logs / f"{lane.name}-{slot}-{time.monotonic_ns()}.log")
+        self.process = ctx.Process(target=_worker_main, args=(child, lane.config, cpu, self.log), daemon=True)
         self.process.start()
         child.close()
         self.ready = False
+        self.born = time.monotonic()
         self.case: Case | None = None
         self.started = 0.0
         self.ran = 0  # cases sent to this worker, the current one included
@@ -134,24 +188,52 @@ class _Worker:
             self.process.kill()
         self.process.join(5)
         self.conn.close()
+        try:
+            os.unlink(self.log)
+        except OSError:
+            pass
 
 
-def _death_message(exitcode: int | None) -> str:
+def _death_message(exitcode: int | None, output: str = "") -> str:
+    from opcoverage.execute.runner import is_out_of_memory
+
+    oom = " (out of memory: an allocation past the worker's --max-memory cap)" if is_out_of_memory(output) else ""
     if exitcode is None:
-        return "worker died"
+        return "worker died" + oom
     if exitcode < 0:
         try:
             name = signal.Signals(-exitcode).name
         except ValueError:
             name = f"signal {-exitcode}"
-        hint = " (killed: out of memory or an outside kill)" if name == "SIGKILL" else ""
+        hint = oom or (" (killed: out of memory or an outside kill)" if name == "SIGKILL" else "")
         return f"worker process died with {name}{hint} while running this case"
-    return f"worker process exited with code {exitcode} while running this case"
+    return f"worker process exited with code {exitcode}{oom} while running this case"
 
 
-def _failed(case: Case, status: Status, message: str, duration: float) -> CaseResult:
+def _failed(case: Case, status: Status, message: str, duration: float, output: str = "") -> CaseResult:
+    extra: dict[str, Any] = {"suite": case.suite} if case.suite else {}
+    if output:
+        extra["output"] = output[-OUTPUT_TAIL:]
     return CaseResult(case.op, str(case.target), case.dtype, case.sample, status, message, sample_desc=case.label,
-                      duration_s=duration, extra={"suite": case.suite} if case.suite else {})
+                      duration_s=duration, extra=extra)
+
+
+def _failed_start(w: _Worker, timeout_s: float) -> Iterator[CaseResult]:
+    """A worker that died or hung before it was ready (a backend's import or warm-up broke it). The first time, a
+    fresh worker tries again; the second time, the lane's remaining cases are each a `crash` with the reason, so a
+    broken backend ends its own lane, never the run."""
+    alive = w.process.is_alive()
+    reason = (f"the worker did not start within {timeout_s:g} s" if alive
+              else f"the worker failed to start (exit code {w.process.exitcode})")
+    tail = output_tail(w.log)
+    w.kill()
+    w.lane.failed_starts += 1
+    if w.lane.failed_starts < 2:
+        return
+    message = f"{reason}: a backend's import or warm-up broke it" + (f"; its output: {tail[-300:]}" if tail else "")
+    while w.lane.cases or w.lane.retry:
+        case = w.lane.cases.popleft() if w.lane.cases else w.lane.retry.popleft()[0]
+        yield _failed(case, Status.CRASH, message, 0.0, tail)
 
 
 def _drain(w: _Worker) -> Iterator[CaseResult]:
@@ -196,43 +278,53 @@ def _context(frameworks: tuple[str, ...]):
     return ctx
 
 
-def run_isolated(lanes: list[Lane], timeout_s: float) -> Iterator[CaseResult]:
+def run_isolated(lanes: list[Lane], timeout_s: float, stop: threading.Event | None = None) -> Iterator[CaseResult]:
     """Run each lane's cases on its own worker processes, all lanes at once, yielding results as they finish (not
-    in plan order)."""
+    in plan order). Setting ``stop`` ends the run after the results already in hand (the pytest form's early exit)."""
     ctx = _context(tuple(sorted({f for lane in lanes for f in lane.config.frameworks})))
-    workers = [_Worker(ctx, lane, slot) for lane in lanes for slot in range(max(1, min(lane.workers, len(lane.cases))))
-               if lane.cases]
+    logs = Path(tempfile.mkdtemp(prefix="opcoverage-workers-"))
+    start_timeout_s = max(timeout_s, START_TIMEOUT_S)
+    workers = [_Worker(ctx, lane, slot, logs) for lane in lanes
+               for slot in range(max(1, min(lane.workers, len(lane.cases)))) if lane.cases]
     try:
         while any(lane.cases or lane.retry for lane in lanes) or any(w.case is not None for w in workers):
+            if stop is not None and stop.is_set():
+                return
             for w in workers:
                 w.take()
             now = time.monotonic()
             deadlines = [w.started + timeout_s - now for w in workers if w.case is not None]
             wait([w.conn for w in workers] + [w.process.sentinel for w in workers],
-                 timeout=max(0.01, min(deadlines, default=1.0)))
+                 timeout=max(0.01, min([*deadlines, 1.0])))  # wakes at least once a second to honour `stop`
             for w in list(workers):
                 yield from _drain(w)
                 failure = None
+                if not w.ready and (not w.process.is_alive() or time.monotonic() - w.born > start_timeout_s):
+                    yield from _failed_start(w, start_timeout_s)
+                    workers.remove(w)
+                    if w.lane.cases or w.lane.retry:
+                        workers.append(_Worker(ctx, w.lane, w.slot, logs))
+                    continue
                 if not w.process.is_alive():
-                    if w.case is None and not w.ready:
-                        raise RuntimeError(f"a worker failed to start (exit code {w.process.exitcode})")
-                    failure = (Status.CRASH, _death_message(w.process.exitcode))
+                    failure = Status.CRASH
                 elif w.case is not None and time.monotonic() - w.started > timeout_s:
-                    failure = (Status.TIMEOUT, f"no result after {timeout_s:g} s; the worker was killed")
+                    failure = Status.TIMEOUT
                 if failure is None:
                     continue
-                status, message = failure
+                status, output = failure, output_tail(w.log)
+                message = (_death_message(w.process.exitcode, output) if status is Status.CRASH
+                           else f"no result after {timeout_s:g} s; the worker was killed")
                 if w.case is not None and status is Status.CRASH and w.ran > 1 and not w.first_death:
                     w.lane.retry.append((w.case, f"{message}, after {w.ran - 1} other case(s) in that worker"))
                 elif w.case is not None:
                     if w.first_death:
                         message = f"{message} alone in a fresh worker (first: {w.first_death})"
-                    yield _failed(w.case, status, message, time.monotonic() - w.started)
+                    yield _failed(w.case, status, message, time.monotonic() - w.started, output)
                 w.case = None
                 w.kill()
                 workers.remove(w)
                 if w.lane.cases or w.lane.retry:
-                    workers.append(_Worker(ctx, w.lane, w.slot))
+                    workers.append(_Worker(ctx, w.lane, w.slot, logs))
     finally:
         for w in workers:
             try:
@@ -244,3 +336,4 @@ def run_isolated(lanes: list[Lane], timeout_s: float) -> Iterator[CaseResult]:
             w.process.join(2)
             if w.process.is_alive():
                 w.process.kill()
+        shutil.rmtree(logs, ignore_errors=True)

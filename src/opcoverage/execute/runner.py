@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import os
+import re
 import time
 import traceback
 from dataclasses import dataclass
@@ -17,11 +19,19 @@ from opcoverage.catalog import dtypes as dt
 from opcoverage.catalog.loader import Catalog
 from opcoverage.catalog.samples import generate
 from opcoverage.catalog.spec import OpSpec
-from opcoverage.compare import compare
+from opcoverage.compare import compare, sides_with_lower_precision
 from opcoverage.errors import UsageError
 from opcoverage.types import CaseResult, Sample, Status, Target, case_id
 
 MESSAGE_LIMIT = 600
+OOM_EXTRA = "out_of_memory"  # set in a result's extra when the case ran out of memory: its worker is replaced
+_OOM = re.compile(r"MemoryError|can't allocate memory|Cannot allocate memory|[Oo]ut of memory|bad_alloc|"
+                  r"bad allocation|RESOURCE_EXHAUSTED")
+
+
+def is_out_of_memory(text: str) -> bool:
+    """Whether an error message or a worker's last output says an allocation failed."""
+    return bool(_OOM.search(text))
 
 
 @dataclass(frozen=True)
@@ -119,17 +129,20 @@ def run_case(catalog: Catalog, case: Case, seed: int = 0, mode: str = "quick", p
     start = time.perf_counter()
     try:
         execution = backend.run(spec, sample, case.target.device)
+        outputs = tuple(np.asarray(o) for o in execution.outputs)
     except NotApplicable as exc:
         return CaseResult(**base, status=Status.SKIPPED, message=f"not defined by {binding_key}: {exc}"[:MESSAGE_LIMIT])
-    except Exception as exc:
-        status = backend.classify(exc)
-        return CaseResult(**base, status=status, message=_message(exc), duration_s=time.perf_counter() - start,
-                          dispatched=tuple(getattr(exc, "opcov_dispatched", ())),
-                          extra={"traceback": _short_traceback(exc)} if status is Status.ERROR else {})
+    except BaseException as exc:  # noqa: BLE001 - SystemExit or KeyboardInterrupt from a binding is its own verdict
+        return _raised(base, backend, exc, time.perf_counter() - start)
     duration = time.perf_counter() - start
-    outputs = tuple(np.asarray(o) for o in execution.outputs)
     result = compare(spec, case.dtype, outputs, expected)
     status, message = result.status, result.message
+    extra = dict(execution.extra)
+    if status is Status.MISMATCH:
+        lower = lower_precision(case.dtype)
+        if lower and _matches_lower_precision(spec, sample, case.dtype, lower, outputs, expected):
+            extra["computed_as"] = lower
+            message = f"computes {case.dtype} in {lower}: {message}"
     if execution.fallback:
         verdict = "correct" if result.status is Status.PASS else f"and wrong: {result.message}"
         status, message = Status.FALLBACK, f"{execution.fallback} (result {verdict})"
@@ -140,7 +153,62 @@ def run_case(catalog: Catalog, case: Case, seed: int = 0, mode: str = "quick", p
         timed = measure_case(spec, sample, backend, case.target.device, perf)
     return CaseResult(**base, status=status, message=message[:MESSAGE_LIMIT], max_abs_err=result.max_abs_err,
                       max_rel_err=result.max_rel_err, dispatched=execution.dispatched, duration_s=duration,
-                      extra=dict(execution.extra), perf=timed)
+                      extra=extra, perf=timed)
+
+
+def _raised(base: dict, backend: Any, exc: BaseException, duration: float) -> CaseResult:
+    """The verdict of a case whose backend raised. Running out of memory is a `crash` (the worker is then
+    replaced); an attempt to exit the process (SystemExit, KeyboardInterrupt) is the case's `error`, never the
+    run's end; otherwise the backend classifies its own exception."""
+    dispatched = tuple(getattr(exc, "opcov_dispatched", ()))
+    if isinstance(exc, MemoryError) or (isinstance(exc, Exception) and is_out_of_memory(str(exc))):
+        cap = os.environ.get("OPCOV_MAX_MEMORY")
+        where = f" past the worker's cap of {int(cap) / 2**30:.3g} GiB (--max-memory)" if cap else ""
+        return CaseResult(**base, status=Status.CRASH, message=f"out of memory{where}: {_message(exc)}"[:MESSAGE_LIMIT],
+                          duration_s=duration, dispatched=dispatched, extra={OOM_EXTRA: True})
+    if not isinstance(exc, Exception):
+        return CaseResult(**base, status=Status.ERROR, duration_s=duration, dispatched=dispatched,
+                          message=f"the binding raised {_message(exc)} (an attempt to end the process)"[:MESSAGE_LIMIT],
+                          extra={"traceback": _short_traceback(exc)})
+    message = _message(exc)
+    try:
+        status = Status(backend.classify(exc))
+    except Exception as classify_exc:  # a backend whose classifier breaks: the original error stands
+        status, message = Status.ERROR, f"{message} (and classify() raised {_message(classify_exc)})"[:MESSAGE_LIMIT]
+    return CaseResult(**base, status=status, message=message, duration_s=duration, dispatched=dispatched,
+                      extra={"traceback": _short_traceback(exc)} if status is Status.ERROR else {})
+
+
+# The next lower precision a backend may silently compute a dtype in (OpenVINO's CPU plugin runs f64 as f32 and
+# i64 as i32; IREE demotes f64 to f32), and how each array dtype narrows when it does.
+LOWER_PRECISION = {"float64": "float32", "int64": "int32"}
+_NARROWED = {"float64": {"float64": np.float32, "complex128": np.complex64},
+             "int64": {"int64": np.int32}}
+
+
+def lower_precision(dtype: str) -> str | None:
+    return LOWER_PRECISION.get(dtype)
+
+
+def _narrow(arrays: Iterable[np.ndarray], dtype: str) -> tuple[np.ndarray, ...]:
+    table = _NARROWED[dtype]
+    return tuple(a.astype(table[a.dtype.name]) if a.dtype.name in table else a for a in arrays)
+
+
+def _matches_lower_precision(spec: OpSpec, sample: Sample, dtype: str, lower: str, outputs: tuple[np.ndarray, ...],
+                             expected: tuple[np.ndarray, ...]) -> bool:
+    """Whether a failing output is what the op gives when computed in ``lower``: against the reference on the inputs
+    narrowed to ``lower`` (in float64 for floats, in the narrow type's own wrapping arithmetic for integers), both
+    sides narrowed (compare.sides_with_lower_precision). That is the signature of a silent downcast."""
+    try:
+        args = _narrow(sample.args, dtype)
+        with np.errstate(all="ignore"):
+            want = spec.reference.resolve()(*[_to_reference_input(a) for a in args],
+                                            **spec.reference.rename(sample.kwargs))
+        want = _narrow((np.asarray(w) for w in as_output_tuple(want)), dtype)
+        return sides_with_lower_precision(spec, dtype, lower, _narrow(outputs, dtype), want, expected)
+    except Exception:  # a reference that cannot take the narrowed inputs proves nothing
+        return False
 
 
 def _short_traceback(exc: BaseException) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections import deque
 from typing import Callable
 
@@ -91,6 +92,18 @@ class RunSession:
         """Worker processes in all."""
         return sum(self.workers.values())
 
+    @property
+    def max_memory(self) -> int | None:
+        """Bytes each CPU worker may allocate: --max-memory, else 80% of the machine's RAM shared among the CPU
+        workers, so that together they never push it into swap or its OOM killer. None: no cap."""
+        if self.config.max_memory is not None:
+            return self.config.max_memory or None
+        total = _physical_memory()
+        if total is None:
+            return None
+        cpu_workers = sum(n for lane, n in self.workers.items() if lane in ("cpu", "perf")) or 1
+        return int(0.8 * total / cpu_workers)
+
     def _recorded(self) -> list[CaseResult]:
         """Cases an earlier run recorded for --out: its journal, or the finished results file. Checked up front."""
         from opcoverage import results as res
@@ -107,9 +120,12 @@ class RunSession:
         return []
 
     def run(self, progress: Callable[[CaseResult], None] | None = None,
-            on_resumed: Callable[[list[CaseResult]], None] | None = None) -> list[CaseResult]:
-        """Run every planned case in isolated workers, journaling each result; returns them in plan order."""
-        planned = {c.id: i for i, c in enumerate(self.cases)}
+            on_resumed: Callable[[list[CaseResult]], None] | None = None, cases: list[Case] | None = None,
+            stop: threading.Event | None = None) -> list[CaseResult]:
+        """Run the planned cases (or the given subset of them) in isolated workers, journaling each result; returns
+        them in plan order. Setting ``stop`` ends the run early with the results in hand."""
+        cases = self.cases if cases is None else cases
+        planned = {c.id: i for i, c in enumerate(cases)}
         journal = self.journal
         done = {r.id: r for r in self.resumed if r.id in planned}
         if journal:
@@ -120,9 +136,9 @@ class RunSession:
                     journal.append(r)
         if on_resumed and done:
             on_resumed(list(done.values()))
-        todo = [c for c in self.cases if c.id not in done]
+        todo = [c for c in cases if c.id not in done]
         try:
-            for result in run_isolated(self._lanes(todo), self.config.timeout) if todo else ():
+            for result in run_isolated(self._lanes(todo), self.config.timeout, stop) if todo else ():
                 done[result.id] = result
                 if journal:
                     journal.append(result)
@@ -149,7 +165,8 @@ class RunSession:
             if self.config.perf:
                 threads = self._perf_threads or max(1, (os.cpu_count() or 1) // workers.get("cpu", count))
             config = WorkerConfig(tuple(self.config.specs), self.frameworks, tuple(map(str, targets)),
-                                  self.config.seed, self.config.samples, threads, suite=self.suite, perf=self.perf)
+                                  self.config.seed, self.config.samples, threads, suite=self.suite, perf=self.perf,
+                                  max_memory=self.max_memory if name in ("cpu", "perf") else None)
             lanes.append(Lane(name, deque(c for c in cases if self.lane_of(c.target) == name), count, config,
                               pin=_cpus_to_pin(name, count)))
         return lanes
@@ -167,3 +184,20 @@ def _cpus_to_pin(lane: str, workers: int) -> tuple[int, ...]:
     compiles fusions on such a pool). Fewer workers than CPUs, or other lanes, are left to the OS."""
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     return tuple(cpus) if lane == "cpu" and len(cpus) > 1 and workers >= len(cpus) else ()
+
+
+def _physical_memory() -> int | None:
+    """The machine's RAM, or the container's memory limit where that is lower (cgroup v2, then v1)."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            with open(path, encoding="ascii") as f:
+                text = f.read().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            total = min(total, int(text))
+    return total
