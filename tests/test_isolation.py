@@ -33,7 +33,7 @@ def _statuses(path: Path) -> dict[str, str]:
     return {f"{r['op']}-{r['target']}-{r['dtype']}-{r['sample']}": r["status"] for r in data["results"]}
 
 
-def test_crashing_and_hanging_bindings_beside_normal_ops_in_the_cli_and_pytest(tmp_path, pytester):
+def test_crashing_and_hanging_bindings_beside_normal_ops_in_the_cli_and_pytest(tmp_path, pytester, monkeypatch):
     """Segfaulting, aborting and hanging bindings beside normal ops, through `opcoverage run` and the pytest form:
     in pytest each fails as its own item, the session goes on, and the results file equals the CLI's."""
     out = tmp_path / "faults.json"
@@ -52,14 +52,14 @@ def test_crashing_and_hanging_bindings_beside_normal_ops_in_the_cli_and_pytest(t
     assert not journal_path(out).exists()
 
     cli_out, out = out, tmp_path / "pytest.json"
-    pytester.monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT / "src"), str(ROOT)]))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT / "src"), str(ROOT)]))
     result = pytester.runpytest_subprocess(
         "--pyargs", "opcoverage.conformance", "--opcov-targets", "torch:cpu", "--opcov-specs", str(FAULT_SPECS),
         "--opcov-cases", "*-s0", "--opcov-timeout", "5", "--opcov-jobs", "2", "--opcov-json", str(out), "-v",
         "-p", "no:cacheprovider", timeout=400)
     assert result.ret == 1  # failing cases fail their items; the session itself ran to its end
-    result.stdout.fnmatch_lines(["*test_case?segfaults-torch:cpu-float32-s0? FAILED*",
-                                 "*test_case?ok_neg-torch:cpu-float32-s0? PASSED*",
+    result.stdout.fnmatch_lines(["*test_case?ok_neg-torch:cpu-float32-s0? PASSED*",
+                                 "*test_case?segfaults-torch:cpu-float32-s0? FAILED*",
                                  "*crash: worker process died with SIGSEGV*",
                                  "*timeout: no result after 5 s*"])
     assert result.parseoutcomes()["passed"] == 2

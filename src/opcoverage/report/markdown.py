@@ -14,13 +14,15 @@ from opcoverage.results import ResultsFile
 from opcoverage.types import CaseResult, Status
 
 SYMBOLS = {Level.FULL: "✅", Level.PARTIAL: "🟡", Level.NONE: "❌", Level.NA: "➖"}
-FLAG_WRONG, FLAG_FALLBACK, FLAG_CRASH, FLAG_TIMEOUT = "⚠️", "↪️", "💥", "⏱️"
+FLAG_WRONG, FLAG_FALLBACK, FLAG_CRASH, FLAG_TIMEOUT, FLAG_NARROWED = "⚠️", "↪️", "💥", "⏱️", "⬇️"
 SHORT_DTYPES = {"float32": "f32", "float64": "f64", "float16": "f16", "bfloat16": "bf16", "int8": "i8",
                 "uint8": "u8", "int16": "i16", "int32": "i32", "int64": "i64", "bool": "b"}
 LEGEND = (f"{SYMBOLS[Level.FULL]} every case passes · {SYMBOLS[Level.PARTIAL]} some pass (✗ lists the failing dtypes) · "
           f"{SYMBOLS[Level.NONE]} none pass · {SYMBOLS[Level.NA]} not applicable (no binding, or the framework does not "
           f"define it) · {FLAG_WRONG} wrong results (ran, but values, shape or dtype differ from the reference) · "
-          f"{FLAG_FALLBACK} ran on another device (fallback) · {FLAG_CRASH} crashed · {FLAG_TIMEOUT} timed out")
+          f"{FLAG_FALLBACK} ran on another device (fallback) · {FLAG_CRASH} crashed · {FLAG_TIMEOUT} timed out · "
+          f"{FLAG_NARROWED} computes float64 in float32 (or int64 in int32): the wrong output is what the narrower type "
+          f"gives")
 MESSAGE_CHARS = 220
 
 
@@ -31,7 +33,7 @@ def cell_text(cell: Cell | None, with_dtypes: bool = True) -> str:
     flags = "".join(flag for flag, status in ((FLAG_WRONG, Status.MISMATCH), (FLAG_FALLBACK, Status.FALLBACK),
                                               (FLAG_CRASH, Status.CRASH), (FLAG_TIMEOUT, Status.TIMEOUT))
                     if status in cell.statuses)
-    text += flags
+    text += flags + (FLAG_NARROWED if cell.computed_as else "")
     if with_dtypes and cell.level == Level.PARTIAL and cell.failing_dtypes:
         text += " ✗" + ",".join(SHORT_DTYPES.get(d, d) for d in cell.failing_dtypes)
     return text
@@ -86,6 +88,7 @@ def render(results_file: ResultsFile, sources: list[str], gate: GateReport | Non
                 for op in roll.ops]
         out += [table(rows, ["op"] + [SHORT_DTYPES.get(d, d) for d in roll.dtypes]), "", "</details>", ""]
     out += _opset_coverage(results)
+    out += _narrowed(results)
     out += _failures(results, env)
     out += _crashes_not_recurring(results)
     out += render_perf(results, env)  # only with --perf results
@@ -159,6 +162,21 @@ def _failures(results: list[CaseResult], env: dict[str, Any]) -> list[str]:
                          f"`{reproduce_command(first, env)}`"])
         out += [table(rows, ["op", "dtypes", "samples", "status", "message", "reproduce"]), "", "</details>", ""]
     return out
+
+
+def _narrowed(results: list[CaseResult]) -> list[str]:
+    """Ops whose wrong float64 (int64) results are what computing in float32 (int32) gives: a silent downcast."""
+    found: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+    for r in results:
+        if r.extra.get("computed_as"):
+            found[(r.target, r.dtype, str(r.extra["computed_as"]))].add(r.op)
+    if not found:
+        return []
+    rows = [[f"`{target}`", f"computes {dtype} in {lower}", str(len(ops)), ", ".join(f"`{o}`" for o in sorted(ops))]
+            for (target, dtype, lower), ops in sorted(found.items())]
+    return [f"## {FLAG_NARROWED} Lower-precision computations", "",
+            "Failing cases whose output is what the narrower type gives (`extra.computed_as`; see the README's "
+            "precision probes).", "", table(rows, ["target", "finding", "ops", "which"]), ""]
 
 
 def _crashes_not_recurring(results: list[CaseResult]) -> list[str]:

@@ -25,6 +25,7 @@ class Cell:
     failing_dtypes: tuple[str, ...] = ()
     ran: int = 0
     passed: int = 0
+    computed_as: frozenset[str] = frozenset()  # narrower types failing cases were computed in (extra.computed_as)
 
     @property
     def wrong(self) -> bool:
@@ -44,7 +45,8 @@ def cell_of(results: Iterable[CaseResult], dtype_order: tuple[str, ...] = ()) ->
     level = Level.FULL if passed == len(results) else Level.PARTIAL if passed else Level.NONE
     failing = {r.dtype for r in results if r.status.is_failure}
     ordered = tuple(d for d in dtype_order if d in failing) + tuple(sorted(failing - set(dtype_order)))
-    return Cell(level, statuses, ordered, len(results), passed)
+    narrowed = frozenset(str(r.extra["computed_as"]) for r in results if r.extra.get("computed_as"))
+    return Cell(level, statuses, ordered, len(results), passed, narrowed)
 
 
 @dataclass(frozen=True)
