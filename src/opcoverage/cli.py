@@ -173,7 +173,8 @@ def _models_section(merged, args) -> list[str]:
 
     manifests = (sources.read_manifests([args.manifests]) if args.manifests
                  else [sources.zoo_manifest(n, "float32") for n in ZOO])
-    return section(manifests, merged, read_validations(args.validation) if args.validation else None)
+    validations = [v for path in (args.validation or []) for v in read_validations(path)]
+    return section(manifests, merged, validations or None)
 
 
 def _cmd_merge(args) -> int:
@@ -257,8 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                          "and the ops the models need that the catalog lacks")
     p.add_argument("--manifests", metavar="DIR", help="--models: the manifests in this folder (default: the zoo, "
                                                       "traced or from the cache)")
-    p.add_argument("--validation", metavar="FILE", help="--models: whole-model runs (`model zoo --validate --out`) "
-                                                        "to check the predictions against")
+    p.add_argument("--validation", metavar="FILE", action="append",
+                   help="--models: whole-model runs (`model zoo --validate --out`) to check the predictions against; "
+                        "repeat for more files")
     p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("merge", help="merge results files (CI shards) into one")

@@ -25,14 +25,15 @@ def _cell(r: Readiness) -> str:
 def readiness_grid(manifests: list[Manifest], results_file: ResultsFile) -> dict[tuple[str, str, str], Readiness]:
     verdicts = Verdicts(results_file.results)
     targets = sorted(verdicts.targets)
-    return {(m.model, t, mode): readiness(m, verdicts, t, mode) for m in manifests for t in targets for mode in MODES}
+    return {(m.model, m.dtype, t, mode): readiness(m, verdicts, t, mode)
+            for m in manifests for t in targets for mode in MODES}
 
 
 def section(manifests: list[Manifest], results_file: ResultsFile, validations: list[Validation] | None = None,
             level: int = 2) -> list[str]:
     h = "#" * level
     grid = readiness_grid(manifests, results_file)
-    targets = sorted({t for _, t, _ in grid})
+    targets = sorted({t for _, _, t, _ in grid})
     dtypes = sorted({m.dtype for m in manifests})
     lines = [f"{h} Model readiness", "",
              f"{len(manifests)} models ({', '.join(dtypes)}). A cell is the share of the model's op calls, weighted by "
@@ -40,13 +41,14 @@ def section(manifests: list[Manifest], results_file: ResultsFile, validations: l
              "pass), ❌ blocked (a call's op fails: unsupported, error, wrong, fallback), ❔ unknown (the rest are "
              "untested: no catalog op, or not at that dtype), ➖ n/a. torch targets judge the aten overloads the model "
              "dispatches, ONNX targets the nodes of the model's ONNX export (forward only), jax targets the catalog ops "
-             "that the aten overloads map to. `train` is one forward and backward pass.", ""]
-    headers = ["model", "domain", "calls (fwd / train)"] + [f"{t} {mode}" for t in targets for mode in MODES]
+             "that the aten overloads map to (as do ONNX targets for a model without an export: the fake-tensor configs). "
+             "`train` is one forward and backward pass.", ""]
+    headers = ["model", "dtype", "domain", "calls (fwd / train)"] + [f"{t} {mode}" for t in targets for mode in MODES]
     rows = []
     for m in manifests:
         calls = " / ".join(str(m.modes[mode].calls) if mode in m.modes else "-" for mode in MODES)
-        rows.append([m.model, m.source.get("domain", "") or m.source.get("kind", ""), calls]
-                    + [_cell(grid[(m.model, t, mode)]) for t in targets for mode in MODES])
+        rows.append([m.model, m.dtype, m.source.get("domain", "") or m.source.get("kind", ""), calls]
+                    + [_cell(grid[(m.model, m.dtype, t, mode)]) for t in targets for mode in MODES])
     lines += [table(rows, headers), ""]
     lines += _blockers(manifests, grid, targets, h)
     if validations:
@@ -63,24 +65,24 @@ def _blockers(manifests, grid, targets, h) -> list[str]:
     for m in manifests:
         for t in targets:
             for mode in MODES:
-                r = grid[(m.model, t, mode)]
+                r = grid[(m.model, m.dtype, t, mode)]
                 if not r.blockers:
                     continue
                 shown = "; ".join(f"`{b.name}` {b.dtype} x{b.calls}: {b.verdict}"
                                   + (f" ({escape(b.message[:90])})" if b.verdict != "untested" else "")
                                   for b in r.blockers[:MAX_BLOCKERS])
                 more = f"; +{len(r.blockers) - MAX_BLOCKERS} more" if len(r.blockers) > MAX_BLOCKERS else ""
-                rows.append([m.model, t, mode, str(len(r.blockers)), shown + more])
+                rows.append([m.model, m.dtype, t, mode, str(len(r.blockers)), shown + more])
     if not rows:
         return lines + ["Nothing blocks any model.", ""]
-    return lines + [table(rows, ["model", "target", "mode", "ops", "blocking ops"]), ""]
+    return lines + [table(rows, ["model", "dtype", "target", "mode", "ops", "blocking ops"]), ""]
 
 
 def agreement(grid: dict, validations: list[Validation]) -> dict[str, Counter]:
     """Per prediction (ready, blocked, unknown): how the validated runs came out."""
     tally: dict[str, Counter] = {"ready": Counter(), "blocked": Counter(), "unknown": Counter()}
     for v in validations:
-        r = grid.get((v.model, v.target, v.mode))
+        r = grid.get((v.model, v.dtype, v.target, v.mode))
         if r is None or r.verdict == "n/a" or v.observed == "n/a":
             continue
         tally[r.verdict][v.observed] += 1
@@ -120,16 +122,17 @@ def _validation(grid, validations, results_file, h) -> list[str]:
              + (", ".join(f"{n} {k}" for k, n in sorted(unknown.items())) or "none"), ""]
     rows, misses = [], []
     for v in validations:
-        r = grid.get((v.model, v.target, v.mode))
+        r = grid.get((v.model, v.dtype, v.target, v.mode))
         predicted = r.verdict if r else "n/a"
         agrees = ""
         if predicted in PREDICTS and v.observed != "n/a":
             agrees = "yes" if (v.observed == "runs") == (predicted == "ready") else "**no**"
             if agrees != "yes":
-                misses.append(f"- {v.model} {v.mode} on {v.target}: {_explain_miss(r, v, results_file)}")
+                misses.append(f"- {v.model} {v.dtype} {v.mode} on {v.target}: {_explain_miss(r, v, results_file)}")
         drift = f"{v.drift:.1e}" if v.drift is not None else "-"
-        rows.append([v.model, v.target, v.mode, predicted, v.observed, drift, agrees, escape(v.message[:100])])
-    lines += [table(rows, ["model", "target", "mode", "predicted", "observed", "drift", "agrees", "note"]), ""]
+        rows.append([v.model, v.dtype, v.target, v.mode, predicted, v.observed, drift, agrees,
+                     escape(v.message[:100])])
+    lines += [table(rows, ["model", "dtype", "target", "mode", "predicted", "observed", "drift", "agrees", "note"]), ""]
     lines += [f"{h}## Misses", ""] + (misses or ["None: every ready or blocked prediction held."]) + [""]
     return lines
 
