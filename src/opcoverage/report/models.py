@@ -89,11 +89,20 @@ def agreement(grid: dict, validations: list[Validation]) -> dict[str, Counter]:
     return tally
 
 
-def _explain_miss(r: Readiness, v: Validation, results_file: ResultsFile) -> str:
+def _explain_miss(r: Readiness, v: Validation, results_file: ResultsFile, validations: list[Validation]) -> str:
     if r.verdict == "ready":
-        return (f"every op call passed its catalog cases, yet the whole model {v.observed}: {v.message or 'drift'}"
-                f"{f' ({v.drift:.2e})' if v.drift is not None else ''}; the failure lies between ops (composition, "
-                "export or accumulated error), which per-op cases cannot see")
+        elsewhere = [o.target for o in validations if (o.model, o.dtype, o.mode) == (v.model, v.dtype, v.mode)
+                     and o.target != v.target and o.observed == v.observed]
+        if "_create_inference_session" in v.message:
+            why = ("ONNX Runtime rejected the exported model before running it: the exporter wrote an invalid graph, "
+                   "which no per-op case sees")
+        elif v.observed == "wrong" and elsewhere:
+            why = (f"it drifts the same way on {', '.join(elsewhere)}: each op passes alone, and the error builds up "
+                   f"across the model's layers in {v.dtype}, whatever the backend")
+        else:
+            why = "the failure lies between ops (composition, export or accumulated error), which per-op cases cannot see"
+        drift = f" ({v.drift:.2e})" if v.drift is not None else ""
+        return f"every op call passed its catalog cases, yet the whole model {v.observed}{drift}: {v.message}; {why}"
     failing = [b for b in r.blockers if b.verdict != "untested"]
     cases = "; ".join(f"`{b.name}` {b.dtype}: {b.verdict} in {escape(b.message[:120])}" for b in failing[:3])
     descs = {x.id: x.sample_desc for x in results_file.results}
@@ -128,7 +137,7 @@ def _validation(grid, validations, results_file, h) -> list[str]:
         if predicted in PREDICTS and v.observed != "n/a":
             agrees = "yes" if (v.observed == "runs") == (predicted == "ready") else "**no**"
             if agrees != "yes":
-                misses.append(f"- {v.model} {v.dtype} {v.mode} on {v.target}: {_explain_miss(r, v, results_file)}")
+                misses.append(f"- {v.model} {v.dtype} {v.mode} on {v.target}: {_explain_miss(r, v, results_file, validations)}")
         drift = f"{v.drift:.1e}" if v.drift is not None else "-"
         rows.append([v.model, v.dtype, v.target, v.mode, predicted, v.observed, drift, agrees,
                      escape(v.message[:100])])
