@@ -117,6 +117,16 @@ def test_validate_on_torch_cpu(tmp_path, capsys):
     assert failed.observed == "fails" and "no float32 kernel" in failed.message
 
 
+def test_validate_jax_function_on_jax_cpu():
+    pytest.importorskip("jax")
+    from opcoverage.models.validate import validate_jax_model
+    from tests.models.factories import jax_mlp
+
+    ran = validate_jax_model("jax_mlp", jax_mlp, "jax:cpu", "train", "float32")
+    assert ran.observed == "runs" and ran.drift is not None and ran.drift < 1e-3
+    assert validate_jax_model("jax_mlp", jax_mlp, "torch:cpu", "forward", "float32").observed == "n/a"
+
+
 def test_bad_model_reference_is_one_line(capsys):
     assert main(["model", "no_such_model"]) == 2
     err = capsys.readouterr().err.strip().splitlines()

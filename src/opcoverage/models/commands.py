@@ -111,7 +111,7 @@ def _validate(names, targets, dtype, out) -> int:
     from opcoverage.backends import available_targets
     from opcoverage.models import sources, zoo
     from opcoverage.models.manifest import MODES
-    from opcoverage.models.validate import Validation, validate_torch_model
+    from opcoverage.models.validate import Validation, validate_jax_model, validate_torch_model
     from opcoverage.types import Target
 
     here = {str(t) for t in available_targets()}
@@ -134,10 +134,14 @@ def _validate(names, targets, dtype, out) -> int:
                              "model to compare with")
         else:
             factory = sources.resolve_factory(name)
+            product = factory()  # built once: a jax factory's function is validated on jax targets
+            factory = (lambda product=product: product)
+        validate = validate_torch_model
+        if entry is None and not sources.is_torch_module(factory()[0]):
+            validate = validate_jax_model
         for t in targets:
             for mode in MODES:
-                record = validate_torch_model(name.rsplit(".", 1)[-1] if entry is None else name, factory, t, mode,
-                                              dtype)
+                record = validate(name.rsplit(".", 1)[-1] if entry is None else name, factory, t, mode, dtype)
                 records.append(record)
                 print(record.line(), flush=True)
     if out:

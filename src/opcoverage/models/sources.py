@@ -45,7 +45,7 @@ def resolve_factory(ref: str) -> Callable[[], Any]:
     return factory
 
 
-def _is_torch_module(value: Any) -> bool:
+def is_torch_module(value: Any) -> bool:
     try:
         import torch
     except ImportError:
@@ -78,7 +78,7 @@ def build_manifest(ref: str, dtype: str = "float32", specs: tuple[str, ...] = ()
         zoo.get(ref)  # raises the error that lists the zoo
     factory = resolve_factory(ref)
     product = factory()
-    if isinstance(product, tuple) and len(product) == 2 and _is_torch_module(product[0]):
+    if isinstance(product, tuple) and len(product) == 2 and is_torch_module(product[0]):
         return _torch_manifest(ref.rsplit(".", 1)[-1].rsplit(":", 1)[-1],
                                {"kind": "torch-factory", "ref": ref, "domain": "", "description": ""},
                                lambda: product, dtype, specs, False, export_onnx, fingerprint)

@@ -171,3 +171,46 @@ def validate_torch_model(name: str, factory, target: str, mode: str, dtype: str)
         observed, message = "fallback", fallback
     return Validation(**base, observed=observed, drift=None if measured == float("inf") else measured,
                       tolerance=tolerance, message=message, seconds=seconds)
+
+
+def validate_jax_model(name: str, factory, target: str, mode: str, dtype: str) -> Validation:
+    """Run a jax factory's function jitted on a jax ``target`` (train: its value_and_grad with respect to the first
+    argument) and compare it with float64 on the CPU; other targets do not run jax functions (n/a)."""
+    parsed = Target.parse(target)
+    base = dict(model=name, target=target, mode=mode, dtype=dtype)
+    if parsed.framework != "jax":
+        return Validation(**base, observed="n/a", message=f"a jax function does not run on {parsed.framework} targets")
+    from opcoverage.backends.jax import _jax
+    from opcoverage.models.jax_source import cast_args
+
+    jax = _jax()  # float64 enabled, GPU memory not preallocated
+    import jax.numpy as jnp
+
+    fn, args = factory()
+    args = tuple(args) if isinstance(args, (tuple, list)) else (args,)
+
+    def program(device_kind: str, precision: str):
+        def loss(*xs):
+            return sum(jnp.sum(x).astype(jnp.float64 if precision == "float64" else jnp.float32)
+                       for x in jax.tree_util.tree_leaves(fn(*xs)))
+
+        body = fn if mode == "forward" else jax.value_and_grad(loss)
+        device = jax.devices(device_kind)[0]
+        placed = jax.device_put(cast_args(args, precision), device)
+        return [np.asarray(jnp.asarray(x, jnp.float32) if x.dtype.kind == "V" else x)
+                for x in jax.tree_util.tree_leaves(jax.block_until_ready(jax.jit(body)(*placed)))]
+
+    reference = program("cpu", "float64")
+    start = time.perf_counter()
+    try:
+        outputs = program(parsed.device if parsed.device != "cuda" else "gpu", dtype)
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [""])[0][:240]
+        return Validation(**base, observed="fails", message=f"{type(exc).__name__}: {first}",
+                          seconds=time.perf_counter() - start)
+    tolerance = RUN_TOLERANCE.get(dtype, 1e-3)
+    measured = drift(outputs, reference)
+    observed = "runs" if measured <= tolerance else "wrong"
+    return Validation(**base, observed=observed, drift=None if measured == float("inf") else measured,
+                      tolerance=tolerance, message="" if observed == "runs" else "outputs drift beyond the tolerance",
+                      seconds=time.perf_counter() - start)
