@@ -133,3 +133,14 @@ def test_bad_model_reference_is_one_line(capsys):
     assert len(err) == 1 and "no zoo model 'no_such_model'" in err[0] and "resnet" in err[0]
     assert main(["model", "tests.models.factories.nothing_here"]) == 2
     assert "cannot import model factory" in capsys.readouterr().err
+
+
+def test_perf_times_ops_at_the_models_shapes():
+    from opcoverage.models import build_manifest
+    from opcoverage.models.perf import render, time_model
+
+    manifest = build_manifest("tests.models.factories.tiny_mlp", export_onnx=False)
+    times = {t.name: t for t in time_model(manifest, ["torch:cpu"], budget_per_op_s=0.02)}
+    assert times["aten::addmm"].inputs == ((16,), (3, 8), (8, 16)) and times["aten::addmm"].median_s > 0
+    assert times["aten::relu"].median_s > 0 and "aten::t" not in times  # t is judged by linear, not timed as it
+    assert "`aten::addmm`" in render(list(times.values()), "tiny_mlp")

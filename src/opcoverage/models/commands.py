@@ -26,6 +26,12 @@ def add_parser(sub) -> None:
     p.add_argument("--targets", metavar="T,T", help="targets for --results (default: those in the file) or --validate")
     p.add_argument("--validate", action="store_true", help="run the whole model on each of --targets and compare "
                                                            "it with the float64 CPU run")
+    p.add_argument("--perf", action="store_true", help="time each op the model calls at the shapes it calls it with, "
+                                                       "on each of --targets, and say where each target's time goes")
+    p.add_argument("--perf-budget", type=float, default=0.2, metavar="SECONDS",
+                   help="--perf: seconds of timing per op and target (default 0.2)")
+    p.add_argument("--perf-threads", type=int, default=1, metavar="N",
+                   help="--perf: intra-op threads for torch and ONNX Runtime (default 1, as conformance workers run)")
     p.add_argument("--manifests", metavar="DIR", help="read zoo manifests from this folder when it has them "
                                                       "(e.g. the committed reports/models)")
     p.add_argument("--specs", action="append", metavar="DIR", help="spec folder(s) instead of the shipped catalog")
@@ -50,6 +56,12 @@ def run(args) -> int:
         if not targets:
             raise UsageError("--validate needs --targets, e.g. --targets torch:cpu,onnxruntime:cpu")
         return _validate(names, targets, args.dtype, args.out)
+    if args.perf:
+        if not targets:
+            raise UsageError("--perf needs --targets, e.g. --targets torch:cpu,jax:cpu,onnxruntime:cpu")
+        if args.perf_budget <= 0:
+            raise UsageError(f"--perf-budget must be positive, got {args.perf_budget}")
+        return _perf(names, args, targets, specs)
     if args.results:
         return _readiness(names, args, targets, specs)
     if args.ref == "zoo":
@@ -87,6 +99,36 @@ def _manifest(name: str, args, specs):
     if name in zoo.ZOO:
         return sources.zoo_manifest(name, args.dtype, args.manifests, specs)
     return sources.build_manifest(name, args.dtype, specs)
+
+
+def _perf(names, args, targets, specs) -> int:
+    import os
+
+    from opcoverage.models import perf
+
+    if args.perf_threads <= 0:
+        raise UsageError(f"--perf-threads must be positive, got {args.perf_threads}")
+    os.environ["OPCOV_THREADS"] = str(args.perf_threads)  # read by the backends when they start their pools
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(args.perf_threads)
+
+    parts = []
+    for name in names:
+        manifest = _manifest(name, args, specs)
+        if manifest.environment.get("fake_tensors"):
+            parts.append(f"{name}: a full-size config on fake tensors; its shapes are real, but time it from a "
+                         "factory that builds it for real\n")
+            continue
+        parts.append(perf.render(perf.time_model(manifest, targets, args.perf_budget, specs=specs), manifest.model))
+    text = "\n".join(parts)
+    if args.out:
+        from opcoverage.results import write_atomic
+
+        write_atomic(args.out, text)
+        print(f"opcoverage: wrote {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 def _readiness(names, args, targets, specs) -> int:
