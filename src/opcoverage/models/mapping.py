@@ -60,10 +60,10 @@ def dispatch_index(key: str, specs: tuple[str, ...] = ()) -> dict[str, frozenset
 
 def _best(name: str, candidates: list[tuple[str, frozenset[str]]], base: str) -> str:
     """The candidate that is most nearly this op alone: its own name first, then the fewest other ops dispatched."""
-    return min(candidates, key=lambda c: (_plain(c[0]) != _plain(base), len(c[1]), c[0]))[0]
+    return min(candidates, key=lambda c: (plain_name(c[0]) != plain_name(base), len(c[1]), c[0]))[0]
 
 
-def _plain(text: str) -> str:  # MatMul, matmul and _matmul name the same op
+def plain_name(text: str) -> str:  # MatMul, matmul and _matmul name the same op
     return text.lower().replace("_", "")
 
 
@@ -90,12 +90,12 @@ class Mapper:
         # A catalog op judges a name it only dispatches incidentally (ones_like inside linalg_qr) only when it is
         # small enough for its verdict to be about that name.
         exact = [(op, d) for op, d in self.index.items()
-                 if name in d and (_plain(op) == _plain(base) or len(d) <= MAX_INCIDENTAL)]
+                 if name in d and (plain_name(op) == plain_name(base) or len(d) <= MAX_INCIDENTAL)]
         if exact:
             return Mapping(_best(name, exact, base), "dispatch")
         if self.key == "torch":
             same_base = [(op, d) for op, d in self.index.items() if any(aten_base(n) == base for n in d)
-                         and (_plain(op) == _plain(base) or len(d) <= MAX_INCIDENTAL)]
+                         and (plain_name(op) == plain_name(base) or len(d) <= MAX_INCIDENTAL)]
             if same_base:
                 return Mapping(_best(name, same_base, base), "overload")
         if self.key == "onnx" and self.catalog is not None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from opcoverage.catalog.samples import generate
 from opcoverage.models.manifest import Manifest, OpUse
-from opcoverage.models.mapping import _plain, aten_base
+from opcoverage.models.mapping import aten_base, plain_name
 from opcoverage.perf import shapes
 from opcoverage.perf.timing import measure
 from opcoverage.types import Sample, Target
@@ -60,7 +60,7 @@ def time_model(manifest: Manifest, targets: list[str], budget_per_op_s: float = 
     usage = manifest.modes[mode]
     out = []
     for use in usage.ops:
-        if use.catalog_op is None or _plain(use.catalog_op) != _plain(aten_base(use.name)):
+        if use.catalog_op is None or plain_name(use.catalog_op) != plain_name(aten_base(use.name)):
             continue
         spec = catalog[use.catalog_op]
         sample, why = shaped_sample(spec, use)

@@ -128,7 +128,14 @@ def _validation(grid, validations, results_file, h) -> list[str]:
              f"- agreement: {hits} of {judged} predictions ({100.0 * hits / judged:.0f}%)" if judged else
              "- agreement: no validated pair had a ready or blocked prediction",
              f"- \"unknown\" (only untested ops) for {sum(unknown.values())}: "
-             + (", ".join(f"{n} {k}" for k, n in sorted(unknown.items())) or "none"), ""]
+             + (", ".join(f"{n} {k}" for k, n in sorted(unknown.items())) or "none")]
+    for dtype in sorted({v.dtype for v in validations}):
+        part = agreement(grid, [v for v in validations if v.dtype == dtype])
+        n = sum(part["ready"].values()) + sum(part["blocked"].values())
+        good = part["ready"]["runs"] + sum(part["blocked"][k] for k in ("fails", "wrong", "fallback"))
+        if n:
+            lines.append(f"- {dtype}: {good} of {n} predictions held ({100.0 * good / n:.0f}%)")
+    lines.append("")
     rows, misses = [], []
     for v in validations:
         r = grid.get((v.model, v.dtype, v.target, v.mode))
