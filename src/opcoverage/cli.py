@@ -1,4 +1,4 @@
-"""Command line: `opcoverage targets | catalog | run | report | merge | check | baseline | audit`."""
+"""Command line: `opcoverage targets | catalog | run | report | merge | check | baseline | audit | model`."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def _cmd_catalog(args) -> int:
 
     catalog = load_catalog(args.specs or None)
     if args.what == "gaps":
-        return _catalog_gaps(catalog, args.json)
+        return _catalog_gaps(catalog, args.json, args.models)
     entries = [{"name": op.name, "category": op.category, "samples": op.samples.family, "dtypes": list(op.dtypes),
                 "reference": op.reference.call,
                 "bindings": {k: b.call for k, b in op.bindings.items()}} for op in catalog]
@@ -57,7 +57,7 @@ def _cmd_catalog(args) -> int:
     return EXIT_OK
 
 
-def _catalog_gaps(catalog, as_json: bool) -> int:
+def _catalog_gaps(catalog, as_json: bool, models: str | None = None) -> int:
     from opcoverage.catalog import opsets
     from opcoverage.catalog.trace import trace_catalog
 
@@ -69,9 +69,12 @@ def _catalog_gaps(catalog, as_json: bool) -> int:
             report[name] = opsets.coverage(name, traced.get(opsets.BINDING_OF[name], ()), exclusions[name])
         except ImportError as exc:
             report[name] = {"error": f"framework not installed ({exc.name})"}
+    if models is not None:
+        report["models"] = _zoo_needs(models)
     if as_json:
         print(json.dumps(report, indent=1))
         return EXIT_OK
+    needs = report.pop("models", None)
     for name, cov in report.items():
         if "error" in cov:
             print(f"{name}: {cov['error']}")
@@ -79,7 +82,24 @@ def _catalog_gaps(catalog, as_json: bool) -> int:
         print(f"{name}: {cov['covered']}/{cov['total']} ({cov['percent']}%), {len(cov['excluded'])} excluded")
         if cov["missing"]:
             print("  missing: " + ", ".join(cov["missing"]))
+    if needs is not None:
+        print(f"ops the models need that the catalog lacks ({len(needs)}), by how many models need them:")
+        for op, users in needs.items():
+            print(f"  {op}: {len(users)} ({', '.join(users)})")
     return EXIT_OK
+
+
+def _zoo_needs(where: str) -> dict[str, list[str]]:
+    """Framework op -> the zoo models (read from the manifest folder ``where``, or ``zoo``: traced or cached) whose
+    usage no catalog op judges, most-needed first."""
+    from opcoverage.models import sources
+    from opcoverage.models.readiness import untested_ops
+    from opcoverage.models.zoo import ZOO
+
+    manifests = ([sources.zoo_manifest(n, "float32") for n in ZOO] if where == "zoo"
+                 else sources.read_manifests([where]))
+    needed = untested_ops(manifests)
+    return {op: sorted(users) for op, users in sorted(needed.items(), key=lambda kv: (-len(kv[1]), kv[0]))}
 
 
 def _cmd_run(args) -> int:
@@ -141,8 +161,22 @@ def _cmd_report(args) -> int:
 
         text = text.rstrip() + "\n\n## Claims versus measured\n\n" + "\n".join(
             section(audit(merged), merged.environment, level=3)).rstrip() + "\n"
+    if args.models:
+        text = text.rstrip() + "\n\n" + "\n".join(_models_section(merged, args)).rstrip() + "\n"
     _emit(text, args.out)
     return EXIT_OK
+
+
+def _models_section(merged, args) -> list[str]:
+    from opcoverage.models import sources
+    from opcoverage.models.commands import read_validations
+    from opcoverage.models.zoo import ZOO
+    from opcoverage.report.models import section
+
+    manifests = (sources.read_manifests([args.manifests]) if args.manifests
+                 else [sources.zoo_manifest(n, "float32") for n in ZOO])
+    validations = [v for path in (args.validation or []) for v in read_validations(path)]
+    return section(manifests, merged, validations or None)
 
 
 def _cmd_merge(args) -> int:
@@ -209,6 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("what", nargs="?", choices=["list", "gaps"], default="list")
     p.add_argument("--json", action="store_true")
     p.add_argument("--specs", action="append", metavar="DIR", help="spec folder(s) instead of the shipped catalog")
+    p.add_argument("--models", nargs="?", const="zoo", metavar="DIR",
+                   help="gaps: also rank the ops the zoo models (or the manifests in DIR) need that no catalog op covers")
     p.set_defaults(func=_cmd_catalog)
 
     p = sub.add_parser("run", help="run the catalog on targets and write a results file")
@@ -220,6 +256,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="FILE", help="write the report here (default: stdout)")
     p.add_argument("--expect", metavar="DIR", help="expected-failure folder: adds regressions and stale entries")
     p.add_argument("--audit", action="store_true", help="add the claims-versus-measured audit (see `audit`)")
+    p.add_argument("--models", action="store_true", help="add model readiness: a model x target table, blocking ops "
+                                                         "and the ops the models need that the catalog lacks")
+    p.add_argument("--manifests", metavar="DIR", help="--models: the manifests in this folder (default: the zoo, "
+                                                      "traced or from the cache)")
+    p.add_argument("--validation", metavar="FILE", action="append",
+                   help="--models: whole-model runs (`model zoo --validate --out`) to check the predictions against; "
+                        "repeat for more files")
     p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("merge", help="merge results files (CI shards) into one")
@@ -242,6 +285,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="RESULTS.json")
     p.add_argument("--out", metavar="FILE", help="write the audit here (default: stdout)")
     p.set_defaults(func=_cmd_audit)
+
+    from opcoverage.models.commands import add_parser as add_model_parser
+
+    add_model_parser(sub)
     return parser
 
 
