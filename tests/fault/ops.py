@@ -60,3 +60,21 @@ def allocate_too_much(x):
 
     cap = int(os.environ["OPCOV_MAX_MEMORY"])
     return np.ones(2 * cap // 8)
+
+
+def rank1_segfaults(x, world_size=2):
+    """A collective whose rank 1 dies (a driver crash on one device of the group)."""
+    import torch.distributed as dist
+
+    if dist.get_rank() == 1:
+        segfault(x)
+    return x.clone()
+
+
+def rank1_hangs(x, world_size=2):
+    """A mismatched collective: rank 1 never joins the all_reduce the others wait in."""
+    import torch.distributed as dist
+
+    if dist.get_rank() != 1:
+        dist.all_reduce(x)
+    return x.clone()

@@ -23,6 +23,7 @@ BUILTIN = {
     "torch": "opcoverage.backends.torch:TorchBackend",
     "jax": "opcoverage.backends.jax:JaxBackend",
     "onnxruntime": "opcoverage.backends.onnxruntime:OnnxRuntimeBackend",
+    "torch_dist": "opcoverage.backends.torch_dist:TorchDistBackend",
 }
 PLUGIN_CALL_TIMEOUT_S = 30.0  # a plugin's devices() or version() that takes longer is broken (a hung driver query)
 

@@ -171,6 +171,20 @@ def _tensors(params: Mapping[str, Any], dtype: str, rng: np.random.Generator) ->
     return out
 
 
+WORLD_SIZES = (2, 4)
+
+
+def _collective(params: Mapping[str, Any], dtype: str, rng: np.random.Generator) -> list[SampleInput]:
+    """One sample per world size: every rank's input stacked on a leading axis of that size (inputs that differ by
+    rank), and ``world_size`` among the keyword arguments. The reference maps the stack to every rank's result."""
+    shape = tuple(params.get("shape", (4, 6)))
+    domain = params.get("domain", "real")
+    kwargs = dict(params.get("kwargs", {}))
+    return [SampleInput((make_tensor((world,) + shape, dtype, rng, domain),), {**kwargs, "world_size": world},
+                        f"world size {world}, {_shapes_label([shape])} per rank")
+            for world in params.get("world_sizes", WORLD_SIZES)]
+
+
 @dataclass(frozen=True)
 class Family:
     name: str
@@ -184,6 +198,7 @@ FAMILIES: dict[str, Family] = {
     "binary": Family("binary", _binary, frozenset({"lhs", "rhs", "kwargs"}), 2),
     "reduction": Family("reduction", _reduction, frozenset({"domain", "shape", "cases"}), 1),
     "tensors": Family("tensors", _tensors, frozenset({"cases"}), None),
+    "collective": Family("collective", _collective, frozenset({"shape", "domain", "kwargs", "world_sizes"}), 1),
 }
 
 
@@ -193,6 +208,8 @@ def call_signatures(family: Family, params: Mapping[str, Any]) -> list[tuple[int
         return [(len(c["inputs"]), dict(c.get("kwargs", {}))) for c in params["cases"]]
     if "cases" in params or family.name == "reduction":
         return [(family.arity, dict(c)) for c in params.get("cases", DEFAULT_REDUCTION_CASES)]
+    if family.name == "collective":
+        return [(family.arity, {**params.get("kwargs", {}), "world_size": 2})]
     return [(family.arity, dict(params.get("kwargs", {})))]
 
 

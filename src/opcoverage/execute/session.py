@@ -10,6 +10,7 @@ from typing import Callable
 from opcoverage import environment
 from opcoverage.backends import get_backend, resolve_targets
 from opcoverage.catalog.loader import load_catalog
+from opcoverage.catalog.spec import BINDING_KEYS
 from opcoverage.errors import UsageError
 from opcoverage.execute.pool import Lane, WorkerConfig, run_isolated
 from opcoverage.execute.runner import Case, plan_cases, run_case
@@ -31,7 +32,7 @@ class RunSession:
         if self.suite is not None and not config.targets:  # by default, every available target that can run it
             self.targets = runnable_targets(self.suite, self.targets)
         bindings = {getattr(get_backend(t.framework), "binding", t.framework) for t in self.targets}
-        self.frameworks = tuple(sorted(bindings & {"torch", "jax", "onnx"}))
+        self.frameworks = tuple(sorted(bindings & set(BINDING_KEYS)))
         if self.suite is not None:  # an external suite's cases instead of the catalog's (--suite)
             self.catalog = None
             self.cases = self.suite.plan(self.targets, config.ops, config.dtypes, config.cases)
