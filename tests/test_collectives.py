@@ -67,3 +67,19 @@ def test_gloo_collectives_dead_and_hung_ranks(spec_dir, tmp_path, capsys):
     hung = records[("rank_hangs", "float32", "s0")]
     assert hung["status"] == "timeout"
     assert status[("after_the_faults", "int32", "s0")] == "pass"  # a fresh group after the dead and the hung one
+
+
+def test_jax_collectives_on_four_host_devices(tmp_path, capsys):
+    pytest.importorskip("jax")
+    out = tmp_path / "jax.json"
+    code = main(["run", "--targets", "jax_dist:host", "--ops", "dist_all_reduce_sum,dist_reduce_scatter,dist_all_to_all",
+                 "--dtypes", "float32,bool", "--cases", "*-s1", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    records = {(r["op"], r["dtype"]): r for r in json.loads(out.read_text())["results"]}
+    assert records[("dist_all_to_all", "float32")]["status"] == "pass"
+    assert records[("dist_all_reduce_sum", "float32")]["extra"]["world_size"] == 4
+    assert records[("dist_all_reduce_sum", "float32")]["status"] == "pass"
+    # psum counts the True values where the catalog (and gloo) define a bool SUM as a logical OR
+    assert records[("dist_all_reduce_sum", "bool")]["status"] == "mismatch"
+    assert "dtype int32, expected bool" in records[("dist_all_reduce_sum", "bool")]["message"]
+    assert records[("dist_reduce_scatter", "bool")]["status"] == "error"

@@ -24,6 +24,7 @@ BUILTIN = {
     "jax": "opcoverage.backends.jax:JaxBackend",
     "onnxruntime": "opcoverage.backends.onnxruntime:OnnxRuntimeBackend",
     "torch_dist": "opcoverage.backends.torch_dist:TorchDistBackend",
+    "jax_dist": "opcoverage.backends.jax_dist:JaxDistBackend",
 }
 PLUGIN_CALL_TIMEOUT_S = 30.0  # a plugin's devices() or version() that takes longer is broken (a hung driver query)
 

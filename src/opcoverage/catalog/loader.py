@@ -29,7 +29,7 @@ ONNX_KEYS = {"op_type", "domain", "opset", "inputs", "attributes", "adapter"}
 RESULT_DTYPES = {"same", "bool", "int64", "index", "accumulate", "float", "complex", *dt.ALL_DTYPES}
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 # Which importable package each binding key needs; bindings of frameworks that are not installed are not resolved.
-FRAMEWORK_MODULES = {"torch": "torch", "jax": "jax", "onnx": "onnx", "torch_dist": "torch"}
+FRAMEWORK_MODULES = {"torch": "torch", "jax": "jax", "onnx": "onnx", "torch_dist": "torch", "jax_dist": "jax"}
 
 
 def builtin_specs_dir() -> Path:

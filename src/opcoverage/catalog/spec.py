@@ -9,7 +9,8 @@ from typing import Any, Callable, Mapping
 
 # Binding keys in a spec, and the frameworks they bind. Backends name the key they consume:
 # any backend that runs ONNX models consumes the `onnx` binding.
-BINDING_KEYS = ("torch", "jax", "onnx", "torch_dist")  # torch_dist: a collective run on every rank of a group
+# torch_dist, jax_dist: a collective run on every rank of a process group, or every device of a mesh
+BINDING_KEYS = ("torch", "jax", "onnx", "torch_dist", "jax_dist")
 
 
 def resolve_dotted(path: str) -> Any:

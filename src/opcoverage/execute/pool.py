@@ -260,7 +260,8 @@ def _context(frameworks: tuple[str, ...]):
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("forkserver")
-    modules = {"torch": ["torch"], "jax": ["jax", "jax.numpy"], "onnx": ["onnx", "onnxruntime"], "torch_dist": ["torch"]}
+    modules = {"torch": ["torch"], "jax": ["jax", "jax.numpy"], "onnx": ["onnx", "onnxruntime"], "torch_dist": ["torch"],
+               "jax_dist": ["jax", "jax.numpy"]}
     preload = ["numpy", "opcoverage.execute.runner"] + [m for f in frameworks for m in modules.get(f, [])]
     ctx.set_forkserver_preload(preload)
     # OpenBLAS and OpenMP size their pools when they load, in the forkserver: one thread each, or every worker
