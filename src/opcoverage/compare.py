@@ -131,9 +131,10 @@ def sides_with_lower_precision(spec: OpSpec, dtype: str, lower: str, actual: tup
                                lower_expected: tuple[np.ndarray, ...], expected: tuple[np.ndarray, ...]) -> bool:
     """Whether a failing output is what computing in ``lower`` gives: it passes against the reference computed in
     ``lower`` (``lower_expected``, at that dtype's tolerance), and where the two references differ by more than
-    ``dtype``'s tolerance, it lies nearer the lower one at three places in four or more. The second half tells a
-    downcast from a float64 kernel that is merely inaccurate (a one-pass variance, float32 constants): that one
-    passes at float32's tolerance too, but stays nearer the float64 answer.
+    ``dtype``'s tolerance, it lies nearer the lower one at nine places in ten or more. The second half tells a
+    downcast from a float64 kernel that is merely inaccurate (float32 constants, a poor approximation): that one
+    passes at float32's tolerance too, but lies nearer the float64 answer about as often as not (ONNX Runtime's
+    float64 Gelu(tanh) at 68-78% of places, torch's airy_ai at 56-68%; its float64 Shrink, a real downcast, 100%).
 
     ``actual`` and ``lower_expected`` come narrowed to ``lower``; ``expected`` is the float64 reference."""
     if compare(spec, lower, actual, lower_expected, check_dtypes=False).status is not Status.PASS or \
@@ -152,7 +153,7 @@ def sides_with_lower_precision(spec: OpSpec, dtype: str, lower: str, actual: tup
             differ = np.isfinite(lo) & np.isfinite(f) & (np.abs(lo - f) > tol.atol + tol.rtol * np.abs(f))
             apart += int(differ.sum())
             nearer += int((differ & (np.abs(g - lo) <= np.abs(g - f))).sum())
-    return apart > 0 and nearer >= 0.75 * apart
+    return apart > 0 and nearer >= 0.9 * apart
 
 
 def _as_float(a: np.ndarray) -> np.ndarray:

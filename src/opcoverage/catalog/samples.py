@@ -324,8 +324,9 @@ def precision_probe(spec: OpSpec, dtype: str, first: SampleInput, rng: np.random
     args = list(first.args)
     if dtype == "float64":
         free = [i for i, a in enumerate(args) if a.dtype == np.float64 and kinds[i]]
-        for i in free:  # no near-equal rows and columns in matrices whose inverse or factors the op computes
-            args[i] = _probe_float(args[i], rng, twins=spec.category not in NO_TWINS)
+        for i in free:  # twins only among data: not in declared ranges (targets of exactly +-1), nor in matrices
+            # whose inverse or factors the op computes (near-equal rows would make them near-singular)
+            args[i] = _probe_float(args[i], rng, twins=kinds[i] == "any" and spec.category not in NO_TWINS)
         data = [i for i in free if kinds[i] == "any"]  # a declared range (targets of +-1, say) is kept as it is
         for i in data[1:]:
             if args[i].shape == args[data[0]].shape:
