@@ -64,7 +64,10 @@ def expected_dtype_ok(rule: str, input_dtype: str, actual: str) -> bool:
 def compare(spec: OpSpec, dtype: str, actual: tuple[np.ndarray, ...], expected: tuple[np.ndarray, ...],
             check_dtypes: bool = True) -> Comparison:
     """Each output against its reference: dtype (by the spec's result rule, unless ``check_dtypes`` is off), shape,
-    then values at the dtype's tolerance."""
+    then values at the dtype's tolerance. A random op's reference is the distribution of its draws (Draws)."""
+    draws = _draws(expected)
+    if draws is not None:
+        return compare_draws(spec, dtype, actual, draws)
     if len(actual) != len(expected):
         return Comparison(Status.MISMATCH, f"returned {len(actual)} output(s), expected {len(expected)}")
     rules = spec.result_dtype if len(spec.result_dtype) == len(expected) else spec.result_dtype[:1] * len(expected)
@@ -160,3 +163,53 @@ def _as_float(a: np.ndarray) -> np.ndarray:
     if np.iscomplexobj(a):
         return np.stack([np.real(a), np.imag(a)], axis=-1).astype(np.float64)
     return a.astype(np.float64)
+
+
+# Random ops: a goodness-of-fit test at this significance rejects a correct generator once in a million cases.
+DRAWS_ALPHA = 1e-6
+
+
+def _draws(expected: tuple[np.ndarray, ...]):
+    from opcoverage.catalog.references.random import Draws
+
+    if len(expected) == 1 and expected[0].dtype == object and isinstance(expected[0].item(), Draws):
+        return expected[0].item()
+    return None
+
+
+def compare_draws(spec: OpSpec, dtype: str, actual: tuple[np.ndarray, ...], draws) -> Comparison:
+    """A random op's draws against the distribution they must follow: dtype, shape, support, a goodness-of-fit test
+    (Kolmogorov-Smirnov, or chi-square over a discrete support) at DRAWS_ALPHA, and, where the binding drew twice
+    from one seed, that both draws are equal."""
+    from scipy import stats
+
+    if not actual:
+        return Comparison(Status.MISMATCH, "returned no draws")
+    got = actual[0]
+    if not expected_dtype_ok(spec.result_dtype[0], dtype, dtype_name(got.dtype)):
+        return Comparison(Status.MISMATCH, f"dtype {dtype_name(got.dtype)}, expected {spec.result_dtype[0]}")
+    if got.shape != draws.shape:
+        return Comparison(Status.MISMATCH, f"shape {list(got.shape)}, expected {list(draws.shape)}")
+    values = got.astype(np.float64).ravel()
+    low, high = draws.dist.support()
+    if not np.isfinite(values).all():
+        return Comparison(Status.MISMATCH, f"{int((~np.isfinite(values)).sum())} of {values.size} draws are not finite")
+    outside = (values < low) | (values > high) | ((values != np.round(values)) if draws.discrete else False)
+    if outside.any():
+        return Comparison(Status.MISMATCH, f"{int(outside.sum())} of {values.size} draws lie outside the support of "
+                                           f"{draws.describe()} (first {values[outside][0]:.6g})")
+    if draws.discrete:
+        support = np.arange(int(low), int(high) + 1)
+        observed = np.array([(values == k).sum() for k in support])
+        expected = draws.dist.pmf(support) * values.size
+        statistic, p = stats.chisquare(observed, expected * observed.sum() / expected.sum())
+        test = "chi-square"
+    else:
+        statistic, p = stats.kstest(values, draws.dist.cdf)
+        test = "Kolmogorov-Smirnov"
+    if p < DRAWS_ALPHA:
+        return Comparison(Status.MISMATCH, f"a {test} test rejects {draws.describe()} for these {values.size} draws "
+                                           f"(statistic {statistic:.4g}, p = {p:.2g} < {DRAWS_ALPHA:g})")
+    if len(actual) > 1 and not np.array_equal(actual[0], actual[1]):
+        return Comparison(Status.MISMATCH, "two draws from the same seed differ: the generator is not deterministic")
+    return Comparison(Status.PASS)
