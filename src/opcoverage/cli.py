@@ -1,4 +1,4 @@
-"""Command line: `opcoverage targets | catalog | run | report | merge | check | baseline | audit`."""
+"""Command line: `opcoverage targets | catalog | run | report | merge | check | baseline | audit | diff | trend`."""
 
 from __future__ import annotations
 
@@ -182,6 +182,36 @@ def _cmd_audit(args) -> int:
     return EXIT_OK
 
 
+FAIL_ON = ("coverage", "perf")
+
+
+def _fail_on(text: str | None) -> set[str]:
+    kinds = {k.strip() for k in (text or "").split(",") if k.strip()}
+    bad = kinds - set(FAIL_ON)
+    if bad:
+        raise UsageError(f"--fail-on takes {' and/or '.join(FAIL_ON)} (comma-separated), not {', '.join(sorted(bad))}")
+    return kinds
+
+
+def _cmd_diff(args) -> int:
+    from opcoverage import results as res
+    from opcoverage.diff import diff
+    from opcoverage.report.diff import render as render_diff
+
+    gates = _fail_on(args.fail_on)  # checked before reading: bad input fails fast
+    if not 0 < args.threshold < 10:
+        raise UsageError(f"--threshold is a fraction such as 0.1 (10%), got {args.threshold}")
+    d = diff(res.read(args.base), res.read(args.new), Path(args.base).name, Path(args.new).name,
+             threshold=args.threshold)
+    text = json.dumps(d.to_json(), indent=1) + "\n" if args.json else render_diff(d)
+    _emit(text, args.out)
+    failed = ("coverage" in gates and d.regressions) or ("perf" in gates and d.perf_regressions)
+    if failed:
+        print(f"opcoverage: {len(d.regressions)} coverage regressions, {len(d.perf_regressions)} perf regressions "
+              f"(--fail-on {args.fail_on})", file=sys.stderr)
+    return EXIT_GATE if failed else EXIT_OK
+
+
 def _emit(text: str, out: str | None) -> None:
     """A rendered report goes to --out (whole or not at all) or to stdout."""
     if out:
@@ -240,6 +270,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="RESULTS.json")
     p.add_argument("--out", metavar="FILE", help="write the audit here (default: stdout)")
     p.set_defaults(func=_cmd_audit)
+
+    p = sub.add_parser("diff", help="what changed from one results file to another: environment, regressions, fixes, "
+                                    "new and removed cases, error growth, perf regressions")
+    p.add_argument("base", metavar="BASE.json")
+    p.add_argument("new", metavar="NEW.json")
+    p.add_argument("--json", action="store_true", help="write the diff as JSON instead of Markdown")
+    p.add_argument("--out", metavar="FILE", help="write the diff here (default: stdout)")
+    p.add_argument("--fail-on", metavar="KINDS", help="exit 1 on regressions of these kinds: coverage (a case that "
+                                                      "passed no longer does), perf (a significant slow-down)")
+    p.add_argument("--threshold", type=float, default=0.10, metavar="FRACTION",
+                   help="smallest normalised perf change to flag (default 0.10: 10%%)")
+    p.set_defaults(func=_cmd_diff)
     return parser
 
 
