@@ -120,10 +120,10 @@ def _print_gate(report) -> int:
     return EXIT_OK if report.ok else EXIT_GATE
 
 
-def _read_all(paths: list[str]):
+def _read_all(paths: list[str], whole: bool = False):
     from opcoverage import results as res
 
-    return res.merge([(p, res.read(p)) for p in paths])
+    return res.merge([(p, res.read(p)) for p in paths], whole=whole)
 
 
 def _cmd_report(args) -> int:
@@ -146,7 +146,7 @@ def _cmd_report(args) -> int:
 def _cmd_merge(args) -> int:
     from opcoverage import results as res
 
-    res.write(args.out, _read_all(args.files))
+    res.write(args.out, _read_all(args.files, whole=True))
     print(f"opcoverage: wrote {args.out}", file=sys.stderr)
     return EXIT_OK
 
