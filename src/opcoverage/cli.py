@@ -128,18 +128,44 @@ def _read_all(paths: list[str], whole: bool = False):
 
 def _cmd_report(args) -> int:
     from opcoverage import expectations as exp
-    from opcoverage.report.markdown import render
+    from opcoverage import results as res
+    from opcoverage.report.layout import Report, write
 
+    if not 10_000 <= args.summary_budget < 1 << 20:
+        raise UsageError(f"--summary-budget must be between 10000 and 1048575 bytes (GitHub's job summary cap is "
+                         f"1 MiB), got {args.summary_budget}")
     merged = _read_all(args.files)
     gate = exp.gate(merged.results, exp.load(args.expect)) if args.expect else None
-    text = render(merged, [Path(p).name for p in args.files], gate)
+    changes = None
+    if args.baseline:
+        from opcoverage.diff import diff
+
+        changes = diff(res.read(args.baseline), merged, Path(args.baseline).name, " + ".join(
+            Path(p).name for p in args.files))
+    audited = None
     if args.audit:
         from opcoverage.claims.audit import audit
-        from opcoverage.report.audit import section
 
-        text = text.rstrip() + "\n\n## Claims versus measured\n\n" + "\n".join(
-            section(audit(merged), merged.environment, level=3)).rstrip() + "\n"
-    _emit(text, args.out)
+        audited = audit(merged)
+    stem = Path(args.out).stem if args.out else "report"
+    report = Report(merged, [Path(p).name for p in args.files], stem, gate, audited, changes)
+    if args.html:  # rendered before anything is written: a failure leaves no half of the set
+        from opcoverage.report.html import render as render_html
+
+        html = render_html(merged, [Path(p).name for p in args.files])
+    summary = report.summary(args.summary_budget) if args.summary else None
+    if args.out:
+        out = Path(args.out)
+        if not out.parent.exists():
+            raise UsageError(f"cannot write {out}: folder {out.parent} does not exist; create it or choose another --out")
+        for path in write(report, out):
+            print(f"opcoverage: wrote {path}", file=sys.stderr)
+    elif not (args.html or args.summary):
+        sys.stdout.write(report.index())
+    if args.html:
+        _emit(html, args.html)
+    if summary is not None:
+        _emit(summary, args.summary)
     return EXIT_OK
 
 
@@ -243,11 +269,21 @@ def build_parser() -> argparse.ArgumentParser:
     add_argparse_options(p)
     p.set_defaults(func=_cmd_run)
 
-    p = sub.add_parser("report", help="render results file(s) as a Markdown coverage report")
+    p = sub.add_parser("report", help="render results file(s) as a Markdown coverage report: with --out X.md, an "
+                                      "index X.md plus a page, a CSV and a dtype heatmap per target beside it")
     p.add_argument("files", nargs="+", metavar="RESULTS.json")
     p.add_argument("--out", metavar="FILE", help="write the report here (default: stdout)")
     p.add_argument("--expect", metavar="DIR", help="expected-failure folder: adds regressions and stale entries")
-    p.add_argument("--audit", action="store_true", help="add the claims-versus-measured audit (see `audit`)")
+    p.add_argument("--audit", action="store_true", help="add the claims-versus-measured audit (see `audit`) to each "
+                                                        "target's page")
+    p.add_argument("--baseline", metavar="BASE.json", help="a results file to compare with: the index page (and the "
+                                                           "--summary) open with the changes since it")
+    p.add_argument("--html", metavar="FILE", help="also write one self-contained HTML file with every record, "
+                                                  "sortable and filterable (no network needed)")
+    p.add_argument("--summary", metavar="FILE", help="also write a CI job summary: the changes since --baseline at "
+                                                     "the top, then the index, within --summary-budget bytes")
+    p.add_argument("--summary-budget", type=int, default=500_000, metavar="BYTES",
+                   help="byte budget of --summary (default 500000; GitHub drops a summary near its 1 MiB cap)")
     p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("merge", help="merge results files (CI shards) into one")

@@ -61,6 +61,9 @@ def heatmap(title: str, groups: dict[str, list[str]], columns: list[str],
         items: list[str | None] = [None] + list(rows)  # None: the group's band
         for item in items:
             block, line = divmod(slot, per_column)
+            if item is None and line == per_column - 1:  # a band never ends a column: it moves to the next
+                slot += 1
+                block, line = divmod(slot, per_column)
             if line == 0 and item is not None:  # a group continued in the next column gets its band again
                 x = 10 + block * block_w
                 svg.rect(x, top, block_w - 12, ROW_H, BANDS[g % 2])
@@ -73,9 +76,12 @@ def heatmap(title: str, groups: dict[str, list[str]], columns: list[str],
                 svg.text(x + 2, y + ROW_H - 2.5, f"{group} ({len(rows)})", FONT_SIZE, weight="bold", fill="#333")
             else:
                 svg.text(x + 2, y + ROW_H - 2.5, _label(item), FONT_SIZE)
+                # One grey strip stands for the not-applicable cells, so only measured cells are drawn.
+                svg.rect(x + label_w + 8, y + 1, CELL_W * len(columns) - 1, ROW_H - 1, COLOURS["n/a"])
                 for j, column in enumerate(columns):
                     fill, tip = colour(item, column)
-                    svg.rect(x + label_w + 8 + j * CELL_W, y + 1, CELL_W - 1, ROW_H - 1, fill, tip)
+                    if fill != COLOURS["n/a"]:
+                        svg.rect(x + label_w + 8 + j * CELL_W, y + 1, CELL_W - 1, ROW_H - 1, fill, tip)
             slot += 1
     return svg.document()
 
