@@ -238,6 +238,21 @@ def _cmd_diff(args) -> int:
     return EXIT_GATE if failed else EXIT_OK
 
 
+def _cmd_trend(args) -> int:
+    from opcoverage import trend
+    from opcoverage.report.pictures import trend_chart
+    from opcoverage.results import write_atomic
+
+    merged = _read_all(args.files)
+    path = Path(args.file)
+    svg = Path(args.svg) if args.svg else path.with_suffix(".svg")
+    lines = trend.read(path) + [trend.entry(merged, args.label or "", args.date)]  # read first: a bad file fails
+    write_atomic(svg, trend_chart(lines, trend.pass_rate))
+    trend.append(path, lines[-1])
+    print(f"opcoverage: appended run {len(lines)} to {path}; drew {svg}", file=sys.stderr)
+    return EXIT_OK
+
+
 def _emit(text: str, out: str | None) -> None:
     """A rendered report goes to --out (whole or not at all) or to stdout."""
     if out:
@@ -318,6 +333,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, default=0.10, metavar="FRACTION",
                    help="smallest normalised perf change to flag (default 0.10: 10%%)")
     p.set_defaults(func=_cmd_diff)
+
+    p = sub.add_parser("trend", help="append one line per run (date, versions, counts per target) to a trend file "
+                                     "and draw it as SVG")
+    p.add_argument("files", nargs="+", metavar="RESULTS.json")
+    p.add_argument("--file", required=True, metavar="TREND.jsonl", help="the trend file (created if absent)")
+    p.add_argument("--svg", metavar="FILE", help="where to draw the chart (default: the trend file's name, .svg)")
+    p.add_argument("--label", metavar="TEXT", help="the run's label on the chart, e.g. a commit or a driver version")
+    p.add_argument("--date", metavar="ISO", help="the run's date (default: now, UTC)")
+    p.set_defaults(func=_cmd_trend)
     return parser
 
 

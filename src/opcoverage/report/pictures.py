@@ -195,6 +195,7 @@ def trend_chart(lines: list[dict[str, Any]], rate: Callable[[dict[str, Any], str
     for i, line in enumerate(lines):
         label = (line.get("label") or line.get("date", ""))[:10]
         svg.text(left + i * step, top + height + 12, label, 7, "end", rotate=-40)
+    svg.rect(left + width, top + height + 50, 20, 1, "#ffffff")  # room for the slanted labels below the axis
     for k, target in enumerate(targets):
         points = [(left + i * step, top + height * (1 - value / 100)) for i, line in enumerate(lines)
                   if (value := rate(line, target)) is not None]
