@@ -175,7 +175,7 @@ def perf_chart(ratios: dict[str, dict[str, float]], title: str = "Time over the 
                 w = max(1.5, math.log2(max(ratio, 1.0)) * scale)
                 svg.rect(left, y + i * bar, w, bar - 1, TARGET_COLOURS[i % len(TARGET_COLOURS)],
                          f"{category} on {target}: {ratio:.2f}x the fastest")
-                svg.text(left + w + 3, y + i * bar + bar - 1.5, f"{ratio:.2g}x", 7)
+                svg.text(left + w + 3, y + i * bar + bar - 1.5, f"{ratio:.2g}x" if ratio < 10 else f"{ratio:.0f}x", 7)
         y += bar * len(targets) + 6
     return svg.document()
 
