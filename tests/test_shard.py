@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -98,3 +99,17 @@ def test_overlapping_shards_are_named_case_by_case():
                ("b.json", {"index": 2, "count": 2, "plan": "p", "cases": 1, "planned": 3})]
     with pytest.raises(UsageError, match=r"1 cases are in more than one shard, e\.g\. x-torch:cpu-float32-s0 \(a\.json, b\.json\)"):
         check_shards(records, {"a.json": ["x-torch:cpu-float32-s0", "y"], "b.json": ["x-torch:cpu-float32-s0"]})
+
+
+def test_pytest_takes_the_same_slice_with_opcov_shard(pytester):
+    def collected(*extra: str) -> set[str]:
+        result = pytester.runpytest_subprocess("--pyargs", "opcoverage.conformance", "--opcov-targets", "torch:cpu",
+                                               "--opcov-ops", "add,mul,neg,exp", "--collect-only", "-q",
+                                               "-p", "no:cacheprovider", *extra)
+        assert result.ret == 0, result.stdout.str()
+        return {m.group(1) for line in result.stdout.lines if (m := re.search(r"test_case\[(.+)\]", line))}
+
+    cases = plan_cases(load_catalog(None), [Target.parse("torch:cpu")], ["add", "mul", "neg", "exp"])
+    first = collected("--opcov-shard", "2/3")
+    assert first == {c.id for c in select(cases, Shard(2, 3))[0]}  # the CLI's slice
+    assert 0 < len(first) < len(cases)
