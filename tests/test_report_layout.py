@@ -136,3 +136,19 @@ def test_trend_appends_a_line_per_run_and_draws_it(tmp_path):
     assert "second" in texts and "jax:cpu" in texts
     trend.write_text("not json\n")
     assert main(["trend", str(path), "--file", str(trend)]) == 2
+
+
+def test_perf_chart_gives_each_target_its_time_over_the_fastest_per_category():
+    from opcoverage.report.pictures import perf_chart, perf_ratios
+
+    def timed(op, target, median):
+        return CaseResult(op, target, "float32", "s0", Status.PASS, perf={"median_s": median, "shapes": [[64]]})
+
+    records = [timed("add", "torch:cpu", 1.0), timed("add", "jax:cpu", 2.0), timed("mul", "torch:cpu", 1.0),
+               timed("mul", "jax:cpu", 8.0), timed("sum", "torch:cpu", 3.0), timed("sum", "jax:cpu", 1.0)]
+    ratios = perf_ratios(records, {"add": "binary", "mul": "binary", "sum": "reduction"})
+    assert ratios["binary"] == pytest.approx({"torch:cpu": 1.0, "jax:cpu": 4.0})  # geometric mean of 2 and 8
+    assert ratios["reduction"] == pytest.approx({"torch:cpu": 3.0, "jax:cpu": 1.0})
+    root = ET.fromstring(perf_chart(ratios))
+    assert {"binary", "reduction", "1x", "2x", "4x"} <= {t.text for t in root.iter(f"{SVG}text")}
+    assert "binary on jax:cpu: 4.00x the fastest" in [t.text for t in root.iter(f"{SVG}title")]

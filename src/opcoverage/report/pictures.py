@@ -114,7 +114,8 @@ def coverage_heatmap(roll: Rollup, results: list[CaseResult], title: str) -> str
         return cell_colour(cell, lowered), f"{op} on {target}: {cell.level if cell else 'n/a'}{failing}"
 
     return heatmap(title, _groups(roll), list(roll.targets), colour,
-                   f"{len(roll.ops)} ops x {len(roll.targets)} targets; one cell per op and target")
+                   f"{len(roll.ops)} ops x {len(roll.targets)} target{'s' if len(roll.targets) != 1 else ''}; one cell "
+                   "per op and target")
 
 
 def dtype_heatmap(roll: Rollup, results: list[CaseResult], target: str) -> str:
