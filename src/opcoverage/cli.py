@@ -148,7 +148,8 @@ def _cmd_report(args) -> int:
 
         audited = audit(merged)
     stem = Path(args.out).stem if args.out else "report"
-    report = Report(merged, [Path(p).name for p in args.files], stem, gate, audited, changes)
+    report = Report(merged, [Path(p).name for p in args.files], stem, gate, audited, changes,
+                    Path(args.out).name if args.out else None)
     if args.html:  # rendered before anything is written: a failure leaves no half of the set
         from opcoverage.report.html import render as render_html
 

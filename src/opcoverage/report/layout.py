@@ -48,8 +48,9 @@ class Report:
     """Every file of one report, rendered in memory (so nothing is half-written when one fails)."""
 
     def __init__(self, results_file: ResultsFile, sources: list[str], stem: str, gate: GateReport | None = None,
-                 audit: Any = None, changes: Any = None):
+                 audit: Any = None, changes: Any = None, index_name: str | None = None):
         self.file = results_file
+        self.index_name = index_name or f"{stem}.md"  # the --out file's own name; the other files take its stem
         self.env = results_file.environment
         self.results = list(results_file.results)
         self.sources = sources
@@ -78,7 +79,7 @@ class Report:
 
     def files(self) -> dict[str, str]:
         """File name (beside the index) -> text."""
-        out = {f"{self.stem}.md": self.index()}
+        out = {self.index_name: self.index()}
         out[f"{self.stem}-heatmap.svg"] = pictures.coverage_heatmap(self.overview, self.by_op_type,
                                                                    f"Operator coverage ({', '.join(self.sources)})")
         ratios = pictures.perf_ratios(self.results, self.roll.categories)
@@ -131,7 +132,7 @@ class Report:
                                   self.lowered)
         device = env.get("targets", {}).get(target, {})
         page.add([f"# `{target}`", "", md.generated_line(self.command, sub, len(records), env)
-                  + f" Back to the [index]({self.stem}.md).", "",
+                  + f" Back to the [index]({self.index_name}).", "",
                   "## Environment", "", f"{device.get('name', '?')} · {device.get('driver', '')} · "
                   + ", ".join(f"{k} {v}" for k, v in env.get("frameworks", {}).items()), "",
                   "## Summary", "", md.LEGEND, "", table(summary, md.SUMMARY_HEADERS), ""])
@@ -180,7 +181,9 @@ class Report:
             parts.append(page.render())
         saved, self.changes = self.changes, None  # the diff is already at the top
         try:
-            parts.append(self.index(min(INDEX_BUDGET, budget - sum(len(p.encode()) for p in parts))))
+            index = self.index(min(INDEX_BUDGET, budget - sum(len(p.encode()) for p in parts)))
+            # A job summary cannot show the pictures beside the report (they are in the artifact): no broken images.
+            parts.append("\n".join(line for line in index.split("\n") if not line.startswith("![")))
         finally:
             self.changes = saved
         return "\n".join(parts)
