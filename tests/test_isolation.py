@@ -94,10 +94,10 @@ def test_a_crash_that_does_not_recur_alone_is_not_blamed_on_its_case(tmp_path, s
     assert "after 1 other case(s)" in records["crashes_once"]["extra"]["crashed_first"]
     assert records["ok_identity"]["status"] == "pass" and "crashed_first" not in records["ok_identity"].get("extra", {})
 
-    from opcoverage.report.markdown import render
+    from opcoverage.report.layout import Report
     from opcoverage.results import read
 
-    report = render(read(out), [out.name])
+    report = Report(read(out), [out.name], "report").target_page("torch:cpu")
     assert "## Crashes that did not recur alone" in report and "`crashes_once-torch:cpu-float32-s0` | pass" in report
 
 

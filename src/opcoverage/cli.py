@@ -1,4 +1,4 @@
-"""Command line: `opcoverage targets | catalog | run | report | merge | check | baseline | audit | model`."""
+"""Command line: `opcoverage targets | catalog | run | report | merge | check | baseline | audit | diff | trend | model`."""
 
 from __future__ import annotations
 
@@ -142,28 +142,58 @@ def _print_gate(report) -> int:
     return EXIT_OK if report.ok else EXIT_GATE
 
 
-def _read_all(paths: list[str]):
+def _read_all(paths: list[str], whole: bool = False):
     from opcoverage import results as res
 
-    return res.merge([(p, res.read(p)) for p in paths])
+    return res.merge([(p, res.read(p)) for p in paths], whole=whole)
 
 
 def _cmd_report(args) -> int:
     from opcoverage import expectations as exp
-    from opcoverage.report.markdown import render
+    from opcoverage import results as res
+    from opcoverage.report.layout import Report, write
 
+    if not 10_000 <= args.summary_budget < 1 << 20:
+        raise UsageError(f"--summary-budget must be between 10000 and 1048575 bytes (GitHub's job summary cap is "
+                         f"1 MiB), got {args.summary_budget}")
     merged = _read_all(args.files)
     gate = exp.gate(merged.results, exp.load(args.expect)) if args.expect else None
-    text = render(merged, [Path(p).name for p in args.files], gate)
+    changes = None
+    if args.baseline:
+        from opcoverage.diff import diff
+
+        changes = diff(res.read(args.baseline), merged, Path(args.baseline).name, " + ".join(
+            Path(p).name for p in args.files))
+    audited = None
     if args.audit:
         from opcoverage.claims.audit import audit
-        from opcoverage.report.audit import section
 
-        text = text.rstrip() + "\n\n## Claims versus measured\n\n" + "\n".join(
-            section(audit(merged), merged.environment, level=3)).rstrip() + "\n"
-    if args.models:
-        text = text.rstrip() + "\n\n" + "\n".join(_models_section(merged, args)).rstrip() + "\n"
-    _emit(text, args.out)
+        audited = audit(merged)
+    stem = Path(args.out).stem if args.out else "report"
+    report = Report(merged, [Path(p).name for p in args.files], stem, gate, audited, changes,
+                    Path(args.out).name if args.out else None)
+    if args.html:  # rendered before anything is written: a failure leaves no half of the set
+        from opcoverage.report.html import render as render_html
+
+        html = render_html(merged, [Path(p).name for p in args.files])
+    summary = report.summary(args.summary_budget) if args.summary else None
+    models = None
+    if args.models:  # model readiness is a page of its own beside the index (or after it on stdout)
+        models = "\n".join(["# Model readiness", ""] + _models_section(merged, args)).rstrip() + "\n"
+    if args.out:
+        out = Path(args.out)
+        if not out.parent.exists():
+            raise UsageError(f"cannot write {out}: folder {out.parent} does not exist; create it or choose another --out")
+        for path in write(report, out):
+            print(f"opcoverage: wrote {path}", file=sys.stderr)
+    elif not (args.html or args.summary):
+        sys.stdout.write(report.index())
+    if models is not None:
+        _emit(models, str(Path(args.out).with_name(f"{stem}-models.md")) if args.out else None)
+    if args.html:
+        _emit(html, args.html)
+    if summary is not None:
+        _emit(summary, args.summary)
     return EXIT_OK
 
 
@@ -182,7 +212,7 @@ def _models_section(merged, args) -> list[str]:
 def _cmd_merge(args) -> int:
     from opcoverage import results as res
 
-    res.write(args.out, _read_all(args.files))
+    res.write(args.out, _read_all(args.files, whole=True))
     print(f"opcoverage: wrote {args.out}", file=sys.stderr)
     return EXIT_OK
 
@@ -215,6 +245,51 @@ def _cmd_audit(args) -> int:
     merged = _read_all(args.files)
     text = render_audit(audit(merged), [Path(p).name for p in args.files], merged.environment)
     _emit(text, args.out)
+    return EXIT_OK
+
+
+FAIL_ON = ("coverage", "perf")
+
+
+def _fail_on(text: str | None) -> set[str]:
+    kinds = {k.strip() for k in (text or "").split(",") if k.strip()}
+    bad = kinds - set(FAIL_ON)
+    if bad:
+        raise UsageError(f"--fail-on takes {' and/or '.join(FAIL_ON)} (comma-separated), not {', '.join(sorted(bad))}")
+    return kinds
+
+
+def _cmd_diff(args) -> int:
+    from opcoverage import results as res
+    from opcoverage.diff import diff
+    from opcoverage.report.diff import render as render_diff
+
+    gates = _fail_on(args.fail_on)  # checked before reading: bad input fails fast
+    if not 0 < args.threshold < 10:
+        raise UsageError(f"--threshold is a fraction such as 0.1 (10%), got {args.threshold}")
+    d = diff(res.read(args.base), res.read(args.new), Path(args.base).name, Path(args.new).name,
+             threshold=args.threshold)
+    text = json.dumps(d.to_json(), indent=1) + "\n" if args.json else render_diff(d)
+    _emit(text, args.out)
+    failed = ("coverage" in gates and d.regressions) or ("perf" in gates and d.perf_regressions)
+    if failed:
+        print(f"opcoverage: {len(d.regressions)} coverage regressions, {len(d.perf_regressions)} perf regressions "
+              f"(--fail-on {args.fail_on})", file=sys.stderr)
+    return EXIT_GATE if failed else EXIT_OK
+
+
+def _cmd_trend(args) -> int:
+    from opcoverage import trend
+    from opcoverage.report.pictures import trend_chart
+    from opcoverage.results import write_atomic
+
+    merged = _read_all(args.files)
+    path = Path(args.file)
+    svg = Path(args.svg) if args.svg else path.with_suffix(".svg")
+    lines = trend.read(path) + [trend.entry(merged, args.label or "", args.date)]  # read first: a bad file fails
+    write_atomic(svg, trend_chart(lines, trend.pass_rate))
+    trend.append(path, lines[-1])
+    print(f"opcoverage: appended run {len(lines)} to {path}; drew {svg}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -251,13 +326,24 @@ def build_parser() -> argparse.ArgumentParser:
     add_argparse_options(p)
     p.set_defaults(func=_cmd_run)
 
-    p = sub.add_parser("report", help="render results file(s) as a Markdown coverage report")
+    p = sub.add_parser("report", help="render results file(s) as a Markdown coverage report: with --out X.md, an "
+                                      "index X.md plus a page, a CSV and a dtype heatmap per target beside it")
     p.add_argument("files", nargs="+", metavar="RESULTS.json")
     p.add_argument("--out", metavar="FILE", help="write the report here (default: stdout)")
     p.add_argument("--expect", metavar="DIR", help="expected-failure folder: adds regressions and stale entries")
-    p.add_argument("--audit", action="store_true", help="add the claims-versus-measured audit (see `audit`)")
-    p.add_argument("--models", action="store_true", help="add model readiness: a model x target table, blocking ops "
-                                                         "and the ops the models need that the catalog lacks")
+    p.add_argument("--audit", action="store_true", help="add the claims-versus-measured audit (see `audit`) to each "
+                                                        "target's page")
+    p.add_argument("--baseline", metavar="BASE.json", help="a results file to compare with: the index page (and the "
+                                                           "--summary) open with the changes since it")
+    p.add_argument("--html", metavar="FILE", help="also write one self-contained HTML file with every record, "
+                                                  "sortable and filterable (no network needed)")
+    p.add_argument("--summary", metavar="FILE", help="also write a CI job summary: the changes since --baseline at "
+                                                     "the top, then the index, within --summary-budget bytes")
+    p.add_argument("--summary-budget", type=int, default=500_000, metavar="BYTES",
+                   help="byte budget of --summary (default 500000; GitHub drops a summary near its 1 MiB cap)")
+    p.add_argument("--models", action="store_true", help="add model readiness (a page X-models.md beside the index): a "
+                                                         "model x target table, blocking ops and the ops the models "
+                                                         "need that the catalog lacks")
     p.add_argument("--manifests", metavar="DIR", help="--models: the manifests in this folder (default: the zoo, "
                                                       "traced or from the cache)")
     p.add_argument("--validation", metavar="FILE", action="append",
@@ -285,6 +371,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="RESULTS.json")
     p.add_argument("--out", metavar="FILE", help="write the audit here (default: stdout)")
     p.set_defaults(func=_cmd_audit)
+
+    p = sub.add_parser("diff", help="what changed from one results file to another: environment, regressions, fixes, "
+                                    "new and removed cases, error growth, perf regressions")
+    p.add_argument("base", metavar="BASE.json")
+    p.add_argument("new", metavar="NEW.json")
+    p.add_argument("--json", action="store_true", help="write the diff as JSON instead of Markdown")
+    p.add_argument("--out", metavar="FILE", help="write the diff here (default: stdout)")
+    p.add_argument("--fail-on", metavar="KINDS", help="exit 1 on regressions of these kinds: coverage (a case that "
+                                                      "passed no longer does), perf (a significant slow-down)")
+    p.add_argument("--threshold", type=float, default=0.10, metavar="FRACTION",
+                   help="smallest normalised perf change to flag (default 0.10: 10%%)")
+    p.set_defaults(func=_cmd_diff)
+
+    p = sub.add_parser("trend", help="append one line per run (date, versions, counts per target) to a trend file "
+                                     "and draw it as SVG")
+    p.add_argument("files", nargs="+", metavar="RESULTS.json")
+    p.add_argument("--file", required=True, metavar="TREND.jsonl", help="the trend file (created if absent)")
+    p.add_argument("--svg", metavar="FILE", help="where to draw the chart (default: the trend file's name, .svg)")
+    p.add_argument("--label", metavar="TEXT", help="the run's label on the chart, e.g. a commit or a driver version")
+    p.add_argument("--date", metavar="ISO", help="the run's date (default: now, UTC)")
+    p.set_defaults(func=_cmd_trend)
 
     from opcoverage.models.commands import add_parser as add_model_parser
 

@@ -68,7 +68,16 @@ RUN_OPTIONS: tuple[Option, ...] = (
     Option("suite", "run an external conformance suite's cases instead of the catalog's: onnx-node (onnx's backend "
                     "node tests, on targets that consume ONNX); --ops then takes test names or op types",
            lambda v: str(v).strip() or None, None, "NAME"),
+    Option("shard", "run only slice K of N of the planned cases (e.g. 2/4): deterministic and cost-balanced, the same "
+                    "on every machine; `opcoverage merge` joins the N results files and checks they are disjoint "
+                    "and complete", lambda v: _shard(v), None, "K/N"),
 )
+
+
+def _shard(text: Any):
+    from opcoverage.execute.shard import parse
+
+    return parse(text)
 
 
 def _positive(flag: str, cast: Callable[[Any], Any] = float) -> Callable[[Any], Any]:
@@ -151,6 +160,7 @@ class RunConfig:
     expect: Path | None = None
     out: Path | None = None
     suite: str | None = None
+    shard: Any = None  # an opcoverage.execute.shard.Shard, from --shard K/N
     perf: bool = False
     perf_budget: float = 120.0
     perf_threads: int | None = None

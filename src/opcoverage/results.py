@@ -91,16 +91,20 @@ def read(path: str | Path) -> ResultsFile:
     return ResultsFile(data["environment"], tuple(records), SCHEMA_VERSION, extra)
 
 
-def merge(files: Iterable[tuple[str, ResultsFile]]) -> ResultsFile:
-    """Merge shards (one per target, say) of the same catalog, seed and sample mode.
+def merge(files: Iterable[tuple[str, ResultsFile]], whole: bool = False) -> ResultsFile:
+    """Merge parts (one per target, say, or `run --shard K/N` slices) of the same catalog, seed and sample mode.
 
-    Identical duplicate records collapse; duplicates with different verdicts are an error.
+    Identical duplicate records collapse; duplicates with different verdicts are an error. Slices of one plan must
+    be disjoint, and complete when there are several of them or ``whole`` is asked for (`opcoverage merge`): a
+    single slice can still be reported on its own.
     """
     files = list(files)
     if not files:
         raise UsageError("nothing to merge; pass at least one results file")
     first_name, first = files[0]
     environment = json.loads(json.dumps(first.environment))
+    if len(files) > 1 or whole:
+        _check_shards(files, environment)
     by_key: dict[tuple[str, str, str, str], tuple[str, CaseResult]] = {}
     for name, results_file in files:
         for key in _IDENTITY_KEYS:
@@ -125,6 +129,30 @@ def merge(files: Iterable[tuple[str, ResultsFile]]) -> ResultsFile:
     if len(files) > 1:
         environment["merged_from"] = [name for name, _ in files]
     return ResultsFile(environment, tuple(r for _, r in by_key.values()))
+
+
+def _check_shards(files: list[tuple[str, ResultsFile]], environment: dict[str, Any]) -> None:
+    """Shards (`run --shard K/N`) of each plan must be disjoint and complete; the merge records them under
+    ``shards`` instead of the first file's ``shard``."""
+    from opcoverage.execute.shard import check_shards
+
+    sharded = [(name, f) for name, f in files if f.environment.get("shard")]
+    environment.pop("shard", None)
+    if not sharded:
+        return
+    if len(sharded) != len(files):
+        plain = next(name for name, f in files if not f.environment.get("shard"))
+        raise UsageError(f"cannot merge {plain}, a whole run, with shards ({sharded[0][0]}, ...): merge the shards "
+                         "of a run first, then merge that with other whole runs")
+    by_plan: dict[str, list[tuple[str, ResultsFile]]] = {}
+    for name, f in sharded:
+        by_plan.setdefault(f.environment["shard"].get("plan", ""), []).append((name, f))
+    records = []
+    for group in by_plan.values():
+        ids = {name: [r.id for r in f.results] for name, f in group}
+        for record in check_shards([(name, f.environment["shard"]) for name, f in group], ids):
+            records.append({k: v for k, v in record.items() if k != "ops"})
+    environment["shards"] = records
 
 
 def counts(results: Iterable[CaseResult]) -> dict[str, int]:

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import os
+import time
 
 import numpy as np
 
-from opcoverage.backends.base import DeviceInfo, Execution, Unsupported, as_output_tuple, classify_by_message
+from opcoverage.backends.base import (ArrayInfo, DeviceInfo, Execution, Prepared, Unsupported, as_output_tuple,
+                                      classify_by_message)
 
 FAULTS = ("ok", "wrong", "nan", "shape", "dtype", "unsupported", "error", "fallback", "missing")
+# Run-to-run faults for `opcoverage diff` tests, set in the environment the workers inherit:
+# OPCOV_FAULT_BREAK=op makes that op's results wrong on every device; OPCOV_FAULT_SLOW=op:1.3 makes its timed call
+# (prepare) sleep 1.3 times as long as the others'. A timed call sleeps OPCOV_FAULT_CALL_S (default 1 ms).
+ROOFLINE_KERNELS = {"roofline_sum": np.sum, "roofline_add": np.add, "roofline_dot": np.dot,
+                    "roofline_matmul": np.matmul}
+
+
+def _slowdown(op: str) -> float:
+    name, _, factor = os.environ.get("OPCOV_FAULT_SLOW", "").partition(":")
+    return float(factor or 1.0) if name == op else 1.0
 
 
 class FaultBackend:
@@ -35,7 +47,7 @@ class FaultBackend:
         outputs = tuple(np.asarray(o) for o in as_output_tuple(spec.reference.resolve()(*args, **spec.reference.rename(sample.kwargs))))
         outputs = tuple(o.astype(sample.args[0].dtype) if o.dtype.kind == "f" else o for o in outputs)
         first = outputs[0]
-        if device == "wrong":
+        if device == "wrong" or os.environ.get("OPCOV_FAULT_BREAK") == spec.name:
             first = first + np.ones_like(first)
         elif device == "nan" and first.dtype.kind == "f":
             first = np.full_like(first, np.nan)
@@ -46,6 +58,23 @@ class FaultBackend:
         fallback = "ran on the host CPU" if device == "fallback" else None
         # The worker's pid shows which worker process ran the case (tests of the pool's lanes).
         return Execution((first,) + outputs[1:], ("fault::" + spec.name,), fallback, {"pid": os.getpid()})
+
+    def prepare(self, spec, sample, device):
+        """A timed call that sleeps a fixed time (the roofline's kernels really run, in NumPy, so the roofs are
+        real numbers): time then depends only on the injected slowdown, not on the machine's arithmetic."""
+        kernel = ROOFLINE_KERNELS.get(spec.name)
+        if kernel is not None:
+            call = lambda: kernel(*sample.args)  # noqa: E731
+            start = time.perf_counter()
+            out = np.asarray(call())
+            return Prepared(call, (ArrayInfo(out.shape, out.dtype.name, int(out.nbytes)),), time.perf_counter() - start)
+        seconds = float(os.environ.get("OPCOV_FAULT_CALL_S", "0.001")) * _slowdown(spec.name)
+        call = lambda: time.sleep(seconds)  # noqa: E731
+        first = sample.args[0]
+        outputs = (ArrayInfo(tuple(first.shape), first.dtype.name, int(first.nbytes)),)
+        start = time.perf_counter()
+        call()
+        return Prepared(call, outputs, time.perf_counter() - start)
 
     def classify(self, error):
         return classify_by_message(error)

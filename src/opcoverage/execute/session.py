@@ -42,6 +42,15 @@ class RunSession:
                                                 config.seed, config.samples)
         if not self.cases:
             raise UsageError("the filters select no case; check --ops, --dtypes and --cases against `opcoverage catalog`")
+        self.shard_record = None
+        if config.shard is not None:  # --shard K/N: this run's slice of the plan
+            from opcoverage.execute.shard import select
+
+            ops = len({c.op for c in self.cases})
+            self.cases, self.shard_record = select(self.cases, config.shard)
+            if not self.cases:
+                raise UsageError(f"--shard {config.shard} holds no case: shards split the plan by op, and it has only "
+                                 f"{ops} op(s); use at most {ops} shards")
         self.journal = Journal(journal_path(config.out), self.identity) if config.out else None
         self.resumed = self._recorded() if config.resume else []
         self.perf = config_for(self.cases, config.perf_budget, self.jobs) if config.perf else None  # --perf
@@ -174,6 +183,8 @@ class RunSession:
 
     def results_file(self, results: list[CaseResult]) -> ResultsFile:
         env = self.environment()
+        if self.shard_record is not None:
+            env["shard"] = self.shard_record
         if self.perf is not None:
             env["roofline"] = roofline.summarize(results)
         return ResultsFile(env, tuple(results))

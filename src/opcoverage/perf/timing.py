@@ -17,6 +17,7 @@ from typing import Callable
 
 NOISY_IQR_RATIO = 0.10  # IQR/median above this flags a result as noisy
 MIN_BLOCK_S = 1e-3  # a block lasts at least this long: perf_counter's ~50 ns is then under 1e-4 of it
+MAX_STORED_TIMES = 64  # raw per-call times kept in a perf record (evenly spaced over the run), for `opcoverage diff`
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class Timing:
     number: int
     warmup_s: float
     spent_s: float  # everything measure() spent, warm-up included: the measurement's own cost
+    times_s: tuple[float, ...] = ()  # each block's per-call time, in the order measured
 
     @property
     def noisy(self) -> bool:
@@ -37,7 +39,16 @@ class Timing:
 
     def to_json(self) -> dict:
         return {"median_s": self.median_s, "iqr_s": self.iqr_s, "noisy": self.noisy, "reps": self.reps,
-                "calls_per_rep": self.number}
+                "calls_per_rep": self.number, "times_s": stored_times(self.times_s)}
+
+
+def stored_times(times: tuple[float, ...] | list[float], limit: int = MAX_STORED_TIMES) -> list[float]:
+    """At most ``limit`` of the raw times, evenly spaced in measuring order (so drift over the run stays visible):
+    enough for a rank test between two runs without a fast op's thousands of blocks bloating the results file."""
+    if len(times) <= limit:
+        return [float(t) for t in times]
+    step = (len(times) - 1) / (limit - 1)
+    return [float(times[round(i * step)]) for i in range(limit)]
 
 
 def quantile(sorted_values: list[float], q: float) -> float:
@@ -90,4 +101,4 @@ def measure(call: Callable[[], object], budget_s: float, *, warmup_s: float | No
             gc.enable()
     ordered = sorted(times)
     return Timing(quantile(ordered, 0.5), quantile(ordered, 0.75) - quantile(ordered, 0.25), ordered[0], len(times),
-                  number, warmup, spent)
+                  number, warmup, spent, tuple(times))

@@ -1,4 +1,8 @@
-"""Markdown report: summary, op x target matrix by category, dtype matrices, failures with reproducers."""
+"""Report stage, Markdown sections: environment, summary, matrices, failures with reproducers, gate and op sets.
+
+Each builder returns lines (or a table's head, rows and tail, so a page over its budget can cut rows); the pages
+that hold them are composed in ``layout``.
+"""
 
 from __future__ import annotations
 
@@ -7,38 +11,47 @@ from collections import defaultdict
 from typing import Any
 
 from opcoverage.expectations import GateReport
-from opcoverage.report.perf import render_perf
-from opcoverage.report.rollup import Cell, Level, rollup, summarize
-from opcoverage.report.tables import escape, table
-from opcoverage.results import ResultsFile
+from opcoverage.report.rollup import Cell, Level, Rollup
+from opcoverage.report.tables import escape, row, table
 from opcoverage.types import CaseResult, Status
 
 SYMBOLS = {Level.FULL: "✅", Level.PARTIAL: "🟡", Level.NONE: "❌", Level.NA: "➖"}
-FLAG_WRONG, FLAG_FALLBACK, FLAG_CRASH, FLAG_TIMEOUT, FLAG_NARROWED = "⚠️", "↪️", "💥", "⏱️", "⬇️"
+FLAG_WRONG, FLAG_FALLBACK, FLAG_CRASH, FLAG_TIMEOUT, FLAG_LOWER = "⚠️", "↪️", "💥", "⏱️", "🔽"
 SHORT_DTYPES = {"float32": "f32", "float64": "f64", "float16": "f16", "bfloat16": "bf16", "int8": "i8",
                 "uint8": "u8", "int16": "i16", "int32": "i32", "int64": "i64", "bool": "b"}
-LEGEND = (f"{SYMBOLS[Level.FULL]} every case passes · {SYMBOLS[Level.PARTIAL]} some pass (✗ lists the failing dtypes) · "
-          f"{SYMBOLS[Level.NONE]} none pass · {SYMBOLS[Level.NA]} not applicable (no binding, or the framework does not "
-          f"define it) · {FLAG_WRONG} wrong results (ran, but values, shape or dtype differ from the reference) · "
-          f"{FLAG_FALLBACK} ran on another device (fallback) · {FLAG_CRASH} crashed · {FLAG_TIMEOUT} timed out · "
-          f"{FLAG_NARROWED} computes float64 in float32 (or int64 in int32): the wrong output is what the narrower type "
-          f"gives")
+LEGEND = (f"{SYMBOLS[Level.FULL]} every case passes · {SYMBOLS[Level.PARTIAL]} some pass · {SYMBOLS[Level.NONE]} "
+          f"none pass · {FLAG_WRONG} wrong results in some case (ran, but values, shape or dtype differ from the "
+          f"reference) · {FLAG_LOWER} its failures match a lower-precision reference (computes float64 in float32, "
+          f"say) · {SYMBOLS[Level.NA]} not applicable (no binding, or the framework does not define it)")
 MESSAGE_CHARS = 220
+Table = tuple[list[str], list[str], list[str]]  # head, rows, tail
 
 
-def cell_text(cell: Cell | None, with_dtypes: bool = True) -> str:
+def lower_precision(results: list[CaseResult]) -> set[tuple[str, str, str]]:
+    """(op, target, dtype) groups whose failing cases all carry ``extra.computed_as`` (they match a reference
+    computed in a lower precision: the backend computes float64 in float32, say)."""
+    failing: dict[tuple[str, str, str], list[CaseResult]] = defaultdict(list)
+    for r in results:
+        if r.status.is_failure:
+            failing[(r.op, r.target, r.dtype)].append(r)
+    return {k for k, rs in failing.items() if all(r.extra.get("computed_as") for r in rs)}
+
+
+def symbol(cell: Cell | None, lowered: bool = False) -> str:
+    """One symbol per cell: wrong results and lower precision outrank the level they would otherwise show."""
     if cell is None:
-        return ""
-    text = SYMBOLS[cell.level]
-    flags = "".join(flag for flag, status in ((FLAG_WRONG, Status.MISMATCH), (FLAG_FALLBACK, Status.FALLBACK),
-                                              (FLAG_CRASH, Status.CRASH), (FLAG_TIMEOUT, Status.TIMEOUT))
-                    if status in cell.statuses)
-    text += flags + (FLAG_NARROWED if cell.computed_as else "")
-    if with_dtypes and cell.level == Level.PARTIAL and cell.failing_dtypes:
-        text += " ✗" + ",".join(SHORT_DTYPES.get(d, d) for d in cell.failing_dtypes)
-    return text
+        return SYMBOLS[Level.NA]
+    if lowered and cell.level != Level.FULL:
+        return FLAG_LOWER
+    if cell.wrong:
+        return FLAG_WRONG
+    return SYMBOLS[cell.level]
 
 
+def computed_as_mark(result: CaseResult) -> str:
+    """A failing case's lower-precision mark, e.g. "computes float64 in float32"; empty where there is none."""
+    lower = result.extra.get("computed_as")
+    return f"computes {result.dtype} in {lower}" if lower else ""
 
 
 def reproduce_command(result: CaseResult, environment: dict[str, Any]) -> str:
@@ -54,50 +67,148 @@ def reproduce_command(result: CaseResult, environment: dict[str, Any]) -> str:
     return " ".join(shlex.quote(p) for p in parts)
 
 
-def render(results_file: ResultsFile, sources: list[str], gate: GateReport | None = None) -> str:
-    env = results_file.environment
-    results = list(results_file.results)
-    roll = rollup(results, env.get("categories", {}))
-    catalog_ops = int(env.get("catalog_ops") or len(roll.ops) or 1)
-    out: list[str] = ["# Operator coverage", ""]
-    out.append(f"Generated by `opcoverage report {' '.join(sources)}`: {len(roll.ops)} ops, {len(roll.targets)} "
-               f"target(s), {len(results)} cases (seed {env.get('seed', 0)}, {env.get('samples', 'quick')} samples, "
-               f"catalog `{env.get('catalog', '?')}`). Do not edit by hand.")
-    out += ["", "## Environment", ""]
-    out.append(_environment_table(env, roll.targets))
-    out += ["", "## Summary", "", LEGEND, ""]
+def generated_line(command: str, roll: Rollup, n_cases: int, env: dict[str, Any]) -> str:
+    return (f"Generated by `{command}`: {len(roll.ops)} ops, {len(roll.targets)} target(s), {n_cases} cases (seed "
+            f"{env.get('seed', 0)}, {env.get('samples', 'quick')} samples, catalog `{env.get('catalog', '?')}`). "
+            "Do not edit by hand.")
+
+
+def environment_section(env: dict[str, Any], targets: tuple[str, ...], level: int = 2) -> list[str]:
+    """Everything that differs between machines of one kind (kernel build, CPU model, drivers) lives here only."""
+    devices = env.get("targets", {})
+    rows = [[f"`{t}`", escape(devices.get(t, {}).get("name", "")), escape(devices.get(t, {}).get("driver", ""))]
+            for t in targets]
+    frameworks = ", ".join(f"{k} {v}" for k, v in env.get("frameworks", {}).items())
+    features = ", ".join(env.get("cpu_features") or []) or "not recorded"
+    lines = [f"{'#' * level} Environment", "",
+             f"opcoverage {env.get('opcoverage', '?')} · Python {env.get('python', '?')} · {env.get('os', '?')} · "
+             f"{env.get('cpu', '?')} ({env.get('cpu_count', '?')} cores) · {frameworks}", "",
+             f"CPU features that select kernels: {features}", ""]
+    if env.get("shards"):
+        lines += [f"Merged from {len(env['shards'])} shards (`run --shard K/N`).", ""]
+    if env.get("shard"):
+        lines += [f"This file holds shard {env['shard']['index']}/{env['shard']['count']} of the plan "
+                  f"({env['shard']['cases']} of {env['shard']['planned']} cases).", ""]
+    return lines + [table(rows, ["target", "device", "driver / provider"]), ""]
+
+
+def summary_rows(roll: Rollup, summaries, catalog_ops: int, lowered: set[tuple[str, str, str]],
+                 link=None) -> list[list[Any]]:
     rows = []
-    for s in summarize(roll):
-        rows.append([f"`{s.target}`", s.ops, s.full, s.partial, s.none, s.na, f"{100 * s.full / catalog_ops:.1f}%",
-                     s.wrong, s.fallback, f"{s.cases_passed}/{s.cases_ran}"])
-    out.append(table(rows, ["target", "ops", "✅ full", "🟡 partial", "❌ none", "➖ n/a", "full, % of catalog",
-                             "⚠️ ops with wrong results", "↪️ ops with fallback", "cases passed"]))
-    out += ["", "## Coverage matrix", ""]
-    by_category: dict[str, list[str]] = defaultdict(list)
+    for s in summaries:
+        low = len({(op, t) for op, t, _ in lowered if t == s.target})
+        name = f"[`{s.target}`]({link(s.target)})" if link else f"`{s.target}`"
+        rows.append([name, s.ops, s.full, s.partial, s.none, s.na, f"{100 * s.full / max(catalog_ops, 1):.1f}%",
+                     s.wrong, low, s.fallback, f"{s.cases_passed}/{s.cases_ran}"])
+    return rows
+
+
+SUMMARY_HEADERS = ["target", "ops", "✅ full", "🟡 partial", "❌ none", "➖ n/a", "full, % of catalog",
+                   "⚠️ ops with wrong results", "🔽 ops at lower precision", "↪️ ops with fallback", "cases passed"]
+
+
+def category_groups(roll: Rollup) -> dict[str, list[str]]:
+    groups: dict[str, list[str]] = defaultdict(list)
     for op in roll.ops:
-        by_category[roll.categories[op]].append(op)
-    for category in sorted(by_category):
-        out += [f"### {category} ({len(by_category[category])} ops)", ""]
-        rows = [[f"`{op}`"] + [cell_text(roll.by_op_target.get((op, t))) for t in roll.targets]
-                for op in by_category[category]]
-        out += [table(rows, ["op"] + [f"`{t}`" for t in roll.targets]), ""]
-    out += ["## Dtype matrix", "", "Each cell rolls up the samples of one op in one dtype.", ""]
-    for target in roll.targets:
-        out += [f"<details><summary><code>{target}</code></summary>", ""]
-        rows = [[f"`{op}`"] + [cell_text(roll.by_op_target_dtype.get((op, target, d)), False) for d in roll.dtypes]
-                for op in roll.ops]
-        out += [table(rows, ["op"] + [SHORT_DTYPES.get(d, d) for d in roll.dtypes]), "", "</details>", ""]
-    out += _opset_coverage(results)
-    out += _narrowed(results)
-    out += _failures(results, env)
-    out += _crashes_not_recurring(results)
-    out += render_perf(results, env)  # only with --perf results
-    if gate is not None:
-        out += _gate_section(gate)
-    return "\n".join(out).rstrip() + "\n"
+        groups[roll.categories[op]].append(op)
+    return {k: groups[k] for k in sorted(groups)}
 
 
-def _opset_coverage(results: list[CaseResult]) -> list[str]:
+def matrix_tables(roll: Rollup, lowered: set[tuple[str, str, str]], unit: str = "ops") -> list[Table]:
+    """The op x target matrix, one symbol per cell, a ``<details>`` block per category with its counts."""
+    out = []
+    for category, ops in category_groups(roll).items():
+        counts = []
+        for t in roll.targets:
+            cells = [roll.by_op_target.get((op, t)) for op in ops]
+            full = sum(c is not None and c.level == Level.FULL for c in cells)
+            ran = sum(c is not None and c.level != Level.NA for c in cells)
+            counts.append(f"{t} {full}/{ran}")
+        head = [f"<details><summary><b>{category}</b>: {len(ops)} {unit}; fully passing: {' · '.join(counts)}"
+                "</summary>", "", row([unit.rstrip("s")] + [f"`{t}`" for t in roll.targets]),
+                "|" + "---|" * (1 + len(roll.targets))]
+        rows = [row([f"`{op}`"] + [symbol(roll.by_op_target.get((op, t)), _all_lowered(roll, lowered, op, t))
+                                   for t in roll.targets]) for op in ops]
+        out.append((head, rows, ["", "</details>", ""]))
+    return out
+
+
+def _all_lowered(roll: Rollup, lowered: set[tuple[str, str, str]], op: str, target: str) -> bool:
+    cell = roll.by_op_target.get((op, target))
+    return bool(cell and cell.failing_dtypes) and all((op, target, d) in lowered for d in cell.failing_dtypes)
+
+
+def dtype_table(roll: Rollup, target: str, lowered: set[tuple[str, str, str]]) -> Table:
+    ops = [op for op in roll.ops if (op, target) in roll.by_op_target]
+    head = [row(["op", "category"] + [SHORT_DTYPES.get(d, d) for d in roll.dtypes]),
+            "|" + "---|" * (2 + len(roll.dtypes))]
+    rows = [row([f"`{op}`", roll.categories[op]] + [
+        "" if (op, target, d) not in roll.by_op_target_dtype else
+        symbol(roll.by_op_target_dtype[(op, target, d)], (op, target, d) in lowered) for d in roll.dtypes])
+        for op in sorted(ops, key=lambda o: (roll.categories[o], roll.ops.index(o)))]
+    return head, rows, [""]
+
+
+def failure_table(results: list[CaseResult], env: dict[str, Any]) -> Table:
+    """One target's failing cases, grouped by op, status and message; each group with the command that reproduces
+    its first case."""
+    groups: dict[tuple[str, Status, str, str], list[CaseResult]] = defaultdict(list)
+    for r in results:
+        if r.status.is_failure:
+            groups[(r.op, r.status, computed_as_mark(r), r.message[:MESSAGE_CHARS])].append(r)
+    head = [row(["op", "dtypes", "samples", "status", "message", "reproduce"]), "|---|---|---|---|---|---|"]
+    rows = []
+    for (op, status, lower, message), members in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1].value,
+                                                                                         kv[0][3])):
+        dtypes = ",".join(dict.fromkeys(SHORT_DTYPES.get(m.dtype, m.dtype) for m in members))
+        samples = ",".join(sorted({m.sample for m in members}))
+        first = members[0]
+        errors = ""
+        if status is Status.MISMATCH and first.max_abs_err is not None and "max abs err" not in message:
+            errors = f" (max abs {first.max_abs_err:.3g}, rel {first.max_rel_err:.3g})"
+        verdict = status.value + (f" {FLAG_LOWER} {lower}" if lower else "")
+        rows.append(row([f"`{op}`", dtypes, samples, verdict, escape(message) + errors,
+                         f"`{reproduce_command(first, env)}`"]))
+    return head, rows, [""]
+
+
+def crashes_not_recurring(results: list[CaseResult]) -> list[str]:
+    """Cases whose worker died, after running other cases, but that ran alone in a fresh worker: no case is to
+    blame, yet the backend did crash, so the report says so."""
+    rows = [[f"`{r.id}`", r.status.value, escape(str(r.extra["crashed_first"]))]
+            for r in results if r.extra.get("crashed_first")]
+    if not rows:
+        return []
+    return ["## Crashes that did not recur alone", "",
+            "A worker died while running each of these cases, after other cases; run again alone in a fresh worker, "
+            "the case gave the verdict shown. One of the cases that worker ran before may have broken it.", "",
+            table(rows, ["case", "verdict alone", "first death"]), ""]
+
+
+def gate_section(gate: GateReport, target: str | None = None, limit: int = 200) -> list[str]:
+    regressions = [r for r in gate.regressions if target is None or r.target == target]
+    expected = [x for x in gate.expected if target is None or x[0].target == target]
+    stale = [e for e in gate.stale if target is None or e.target == target]
+    unmatched = [e for e in gate.unmatched if target is None or e.target == target]
+    out = ["## Expected failures", "",
+           f"{len(expected)} failing cases are expected, {len(regressions)} are not (regressions).", ""]
+    if regressions:
+        rows = [[f"`{r.id}`", r.status.value, escape(r.message[:MESSAGE_CHARS])] for r in regressions[:limit]]
+        out += ["### Regressions", "", table(rows, ["case", "status", "message"]), ""]
+        if len(regressions) > limit:
+            out += [f"... and {len(regressions) - limit} more: `opcoverage check` lists every one.", ""]
+    if stale:
+        rows = [[e.target, f"`{e.op}`", ",".join(e.dtypes) or "all", escape(e.reason), e.link, e.source]
+                for e in stale]
+        out += ["### Stale expectations (these now pass: remove them)", "",
+                table(rows, ["target", "op", "dtypes", "reason", "link", "file"]), ""]
+    if unmatched:
+        rows = [[e.target, f"`{e.op}`", ",".join(e.dtypes) or "all", e.source] for e in unmatched]
+        out += ["### Expectations that match no case that ran", "", table(rows, ["target", "op", "dtypes", "file"]), ""]
+    return out
+
+
+def opset_coverage(results: list[CaseResult]) -> list[str]:
     """Coverage of each framework's op set, measured from what the cases dispatched (not from spec names)."""
     from opcoverage.catalog import opsets
 
@@ -122,88 +233,3 @@ def _opset_coverage(results: list[CaseResult]) -> list[str]:
             "traced at run time, ONNX node op_types, jaxpr primitives). Exclusions are listed with their reasons in "
             "`op_specs/_<opset>.toml`.", "",
             table(rows, ["op set", "exercised", "%", "excluded", "not exercised"]), ""]
-
-
-def _environment_table(env: dict[str, Any], targets: tuple[str, ...]) -> str:
-    devices = env.get("targets", {})
-    rows = [[f"`{t}`", escape(devices.get(t, {}).get("name", "")), escape(devices.get(t, {}).get("driver", ""))]
-            for t in targets]
-    frameworks = ", ".join(f"{k} {v}" for k, v in env.get("frameworks", {}).items())
-    head = (f"opcoverage {env.get('opcoverage', '?')} · Python {env.get('python', '?')} · {env.get('os', '?')} · "
-            f"{env.get('cpu', '?')} ({env.get('cpu_count', '?')} cores) · {frameworks}")
-    return head + "\n\n" + table(rows, ["target", "device", "driver / provider"])
-
-
-def _failures(results: list[CaseResult], env: dict[str, Any]) -> list[str]:
-    groups: dict[tuple[str, str, Status, str], list[CaseResult]] = defaultdict(list)
-    for r in results:
-        if r.status.is_failure:
-            groups[(r.target, r.op, r.status, r.message[:MESSAGE_CHARS])].append(r)
-    out = ["## Failures", ""]
-    if not groups:
-        return out + ["No failing case.", ""]
-    out += ["Cases with the same op, status and message are grouped; the command reproduces the group's first case.", ""]
-    by_target: dict[str, list[tuple[tuple[str, str, Status, str], list[CaseResult]]]] = defaultdict(list)
-    for key, members in groups.items():
-        by_target[key[0]].append((key, members))
-    for target in sorted(by_target):
-        entries = by_target[target]
-        n_cases = sum(len(m) for _, m in entries)
-        out += [f"<details><summary><code>{target}</code>: {n_cases} failing cases in {len(entries)} groups</summary>", ""]
-        rows = []
-        for (_, op, status, message), members in entries:
-            dtypes = ",".join(dict.fromkeys(SHORT_DTYPES.get(m.dtype, m.dtype) for m in members))
-            samples = ",".join(sorted({m.sample for m in members}))
-            first = members[0]
-            errors = ""
-            if status is Status.MISMATCH and first.max_abs_err is not None and "max abs err" not in message:
-                errors = f" (max abs {first.max_abs_err:.3g}, rel {first.max_rel_err:.3g})"
-            rows.append([f"`{op}`", dtypes, samples, status.value, escape(message) + errors,
-                         f"`{reproduce_command(first, env)}`"])
-        out += [table(rows, ["op", "dtypes", "samples", "status", "message", "reproduce"]), "", "</details>", ""]
-    return out
-
-
-def _narrowed(results: list[CaseResult]) -> list[str]:
-    """Ops whose wrong float64 (int64) results are what computing in float32 (int32) gives: a silent downcast."""
-    found: dict[tuple[str, str, str], set[str]] = defaultdict(set)
-    for r in results:
-        if r.extra.get("computed_as"):
-            found[(r.target, r.dtype, str(r.extra["computed_as"]))].add(r.op)
-    if not found:
-        return []
-    rows = [[f"`{target}`", f"computes {dtype} in {lower}", str(len(ops)), ", ".join(f"`{o}`" for o in sorted(ops))]
-            for (target, dtype, lower), ops in sorted(found.items())]
-    return [f"## {FLAG_NARROWED} Lower-precision computations", "",
-            "Failing cases whose output is what the narrower type gives (`extra.computed_as`; see the README's "
-            "precision probes).", "", table(rows, ["target", "finding", "ops", "which"]), ""]
-
-
-def _crashes_not_recurring(results: list[CaseResult]) -> list[str]:
-    """Cases whose worker died, after running other cases, but that ran alone in a fresh worker: no case is to
-    blame, yet the backend did crash, so the report says so."""
-    rows = [[f"`{r.id}`", r.status.value, escape(str(r.extra["crashed_first"]))]
-            for r in results if r.extra.get("crashed_first")]
-    if not rows:
-        return []
-    return ["## Crashes that did not recur alone", "",
-            "A worker died while running each of these cases, after other cases; run again alone in a fresh worker, "
-            "the case gave the verdict shown. One of the cases that worker ran before may have broken it.", "",
-            table(rows, ["case", "verdict alone", "first death"]), ""]
-
-
-def _gate_section(gate: GateReport) -> list[str]:
-    out = ["## Expected failures", "",
-           f"{len(gate.expected)} failing cases are expected, {len(gate.regressions)} are not (regressions).", ""]
-    if gate.regressions:
-        rows = [[f"`{r.id}`", r.status.value, escape(r.message[:MESSAGE_CHARS])] for r in gate.regressions[:200]]
-        out += ["### Regressions", "", table(rows, ["case", "status", "message"]), ""]
-    if gate.stale:
-        rows = [[e.target, f"`{e.op}`", ",".join(e.dtypes) or "all", escape(e.reason), e.link, e.source]
-                for e in gate.stale]
-        out += ["### Stale expectations (these now pass: remove them)", "",
-                table(rows, ["target", "op", "dtypes", "reason", "link", "file"]), ""]
-    if gate.unmatched:
-        rows = [[e.target, f"`{e.op}`", ",".join(e.dtypes) or "all", e.source] for e in gate.unmatched]
-        out += ["### Expectations that match no case that ran", "", table(rows, ["target", "op", "dtypes", "file"]), ""]
-    return out

@@ -65,7 +65,7 @@ def render_perf(results: Iterable[CaseResult], environment: dict[str, Any]) -> l
     for target in sorted(by_target):
         out += [f"<details><summary><code>{target}</code>: perf table ({len(by_target[target])} cases)</summary>", "",
                 _target_table(by_target[target], categories), "", "</details>", ""]
-    out += _ratio_section(measured, categories)
+    out += ratio_section(measured, categories)
     return out
 
 
@@ -138,7 +138,8 @@ def _geomean(values: list[float]) -> float | None:
     return math.exp(sum(math.log(v) for v in values) / len(values)) if values else None
 
 
-def _ratio_section(results: list[CaseResult], categories: dict[str, str]) -> list[str]:
+def ratio_section(results: list[CaseResult], categories: dict[str, str], level: int = 3) -> list[str]:
+    """For targets that share a device: each one's time over the base target's, per category and per op."""
     groups: dict[str, dict[str, dict[tuple[str, str], dict[str, Any]]]] = defaultdict(lambda: defaultdict(dict))
     for r in results:
         groups[_device_class(r.target)][r.target][(r.op, r.dtype)] = r.perf
@@ -149,7 +150,7 @@ def _ratio_section(results: list[CaseResult], categories: dict[str, str]) -> lis
         # The base is the most timed target; on a tie torch, the framework most others are compared with.
         base = sorted(by_target, key=lambda t: (-len(by_target[t]), not t.startswith("torch:"), t))[0]
         others = sorted(t for t in by_target if t != base)
-        out += [f"### Cross-target ratios on {device}", "",
+        out += [f"{'#' * level} Cross-target ratios on {device}", "",
                 f"Time on each target over the time on `{base}` for the same op, dtype and shape (above 1: slower "
                 f"than `{base}`), geometric mean per category; *n* counts the op x dtype pairs with a ratio at the "
                 "perf shape / at the small one. Where a time cap gave the two targets different perf shapes, the "

@@ -1,0 +1,154 @@
+"""The report layout: index and per-target pages within their byte budgets, cut with a note when they would pass
+them, unpadded tables (one changed verdict changes one line), CSVs, SVG pictures, the job summary and the trend."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from opcoverage import results as res
+from opcoverage.cli import main
+from opcoverage.report.layout import Report
+from opcoverage.report.pages import Page
+from opcoverage.types import CaseResult, Status
+
+SVG = "{http://www.w3.org/2000/svg}"
+OPS = [f"op{i:03d}" for i in range(300)]
+DTYPES = ("float32", "float16", "int32")
+
+
+def _results(break_one: bool = False) -> res.ResultsFile:
+    records = []
+    for i, op in enumerate(OPS):
+        for target in ("torch:cpu", "jax:cpu"):
+            for dtype in DTYPES:
+                status = Status.PASS
+                message = ""
+                if dtype == "float16" and i % 7 == 0:
+                    status, message = Status.UNSUPPORTED, f"no Half kernel for {op} " + "x" * 150
+                if break_one and (op, target, dtype) == ("op010", "jax:cpu", "float32"):
+                    status, message = Status.MISMATCH, "3 of 12 values differ"
+                records.append(CaseResult(op, target, dtype, "s0", status, message, max_abs_err=0.0, max_rel_err=0.0))
+    records.append(CaseResult("op001", "jax:cpu", "float64", "s1", Status.MISMATCH, "matches float32",
+                              max_rel_err=1e-7, extra={"computed_as": "float32"}))
+    env = {"seed": 0, "samples": "quick", "catalog": "c", "frameworks": {"torch": "2.13"}, "cpu": "Some CPU",
+           "cpu_features": ["avx2", "avx512f"], "targets": {"torch:cpu": {"name": "Some CPU", "driver": "threads=2"}},
+           "categories": {op: f"family{i % 9}" for i, op in enumerate(OPS)}}
+    return res.ResultsFile(env, tuple(records))
+
+
+def test_report_writes_an_index_and_a_page_csv_and_picture_per_target(tmp_path):
+    path = tmp_path / "r.json"
+    res.write(path, _results())
+    assert main(["report", str(path), "--out", str(tmp_path / "cov.md")]) == 0
+    names = sorted(p.name for p in tmp_path.iterdir() if p.name != "r.json")
+    assert names == ["cov-heatmap.svg", "cov-jax-cpu-dtypes.svg", "cov-jax-cpu.csv", "cov-jax-cpu.md",
+                     "cov-torch-cpu-dtypes.svg", "cov-torch-cpu.csv", "cov-torch-cpu.md", "cov.md"]
+    index = (tmp_path / "cov.md").read_text()
+    assert len(index.encode()) <= 100_000
+    assert "![op x target heatmap](cov-heatmap.svg)" in index and "[`jax:cpu`](cov-jax-cpu.md)" in index
+    assert "<details><summary><b>family0</b>: 34 ops; fully passing: jax:cpu 29/34 · torch:cpu 29/34</summary>" in index
+    assert "CPU features that select kernels: avx2, avx512f" in index
+    page = (tmp_path / "cov-jax-cpu.md").read_text()
+    # A failure that matches a lower-precision reference (extra.computed_as) has its own mark.
+    assert "| `op001` | f64 | s1 | mismatch 🔽 computes float64 in float32 | matches float32" in page
+    assert "| `op001` | 🔽 | ✅ |" in index
+    csv_lines = (tmp_path / "cov-jax-cpu.csv").read_text().splitlines()
+    assert csv_lines[0] == "id,op,target,mode,dtype,sample,status,computed_as,max_abs_err,max_rel_err,message"
+    assert len(csv_lines) == 1 + 300 * 3 + 1 and csv_lines[1].startswith("op000-jax:cpu-float16-s0,")
+    assert "op001-jax:cpu-float64-s1,op001,jax:cpu,,float64,s1,mismatch,float32," in csv_lines[6]
+    # Machine details live in the environment section only.
+    torch_page = (tmp_path / "cov-torch-cpu.md").read_text()
+    for text in (index, torch_page):
+        assert "Some CPU" in text.split("## Summary")[0] and "Some CPU" not in text.split("## Summary")[1]
+
+
+def test_one_changed_verdict_changes_few_lines_of_each_page(tmp_path):
+    before = Report(_results(), ["r.json"], "cov")
+    after = Report(_results(break_one=True), ["r.json"], "cov")
+    for name in ("index", "jax:cpu", "csv"):
+        old, new = ((r.index() if name == "index" else r.csv("jax:cpu") if name == "csv" else r.target_page(name))
+                    for r in (before, after))
+        changed = [line for line in difflib.unified_diff(old.splitlines(), new.splitlines(), n=0)
+                   if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+        assert 0 < len(changed) <= 12, (name, changed)  # a summary count, the cell, a failure row: never a table
+
+
+def test_a_page_past_its_budget_is_cut_with_a_note_saying_where_the_data_is():
+    report = Report(_results(), ["r.json"], "cov")
+    page = report.target_page("torch:cpu", budget=20_000)
+    assert len(page.encode()) <= 20_000
+    assert "✂️ *Cut to keep this page under 20 KB:" in page and "`cov-torch-cpu.csv`" in page
+    assert "## Failures" in page  # the headings stay; rows go
+    index = report.index(budget=8_000)
+    assert len(index.encode()) <= 8_000 and "more ops of this category" in index
+
+
+def test_page_cuts_the_least_kept_block_first():
+    page = Page(300, "`x.csv`")
+    page.add(["# title", ""])
+    page.table(["| a |", "|---|"], [f"| row {i} |" for i in range(50)], [""], "rows", keep=5)
+    page.add(["whole block " * 10], keep=1, what="the extra block")
+    text = page.render()
+    assert len(text.encode()) <= 300 and "the extra block" in text and "| row 0 |" in text
+
+
+def test_job_summary_has_the_diff_at_the_top_within_its_budget(tmp_path):
+    base, new = tmp_path / "base.json", tmp_path / "new.json"
+    res.write(base, _results())
+    res.write(new, _results(break_one=True))
+    summary = tmp_path / "summary.md"
+    assert main(["report", str(new), "--baseline", str(base), "--summary", str(summary),
+                 "--summary-budget", "60000"]) == 0
+    text = summary.read_text()
+    assert len(text.encode()) <= 60_000
+    assert text.startswith("## Changes from `base.json` to `new.json`") and "`op010-jax:cpu-float32-s0`" in text
+    assert text.index("## Changes") < text.index("# Operator coverage")
+    assert main(["report", str(new), "--summary", str(summary), "--summary-budget", "2000000"]) == 2
+
+
+def test_heatmaps_are_valid_svg_with_a_legend_and_category_bands(tmp_path):
+    report = Report(_results(), ["r.json"], "cov")
+    files = report.files()
+    root = ET.fromstring(files["cov-heatmap.svg"])
+    texts = [t.text for t in root.iter(f"{SVG}text")]
+    assert "every case passes" in texts and "wrong results in some case" in texts
+    assert "family0 (34)" in texts and "op299" in texts
+    tips = [t.text for t in root.iter(f"{SVG}title")]
+    assert "op007 on jax:cpu: partial, failing: float16" in tips
+    dtypes = ET.fromstring(files["cov-jax-cpu-dtypes.svg"])
+    assert {"float32", "float16", "int32"} <= {t.text for t in dtypes.iter(f"{SVG}text")}
+
+
+def test_trend_appends_a_line_per_run_and_draws_it(tmp_path):
+    path = tmp_path / "r.json"
+    res.write(path, _results())
+    trend = tmp_path / "trend.jsonl"
+    for label in ("first", "second"):
+        assert main(["trend", str(path), "--file", str(trend), "--label", label]) == 0
+    lines = trend.read_text().splitlines()
+    assert len(lines) == 2 and '"label": "second"' in lines[1] and '"torch:cpu"' in lines[0]
+    texts = [t.text for t in ET.fromstring((tmp_path / "trend.svg").read_text()).iter(f"{SVG}text")]
+    assert "second" in texts and "jax:cpu" in texts
+    trend.write_text("not json\n")
+    assert main(["trend", str(path), "--file", str(trend)]) == 2
+
+
+def test_perf_chart_gives_each_target_its_time_over_the_fastest_per_category():
+    from opcoverage.report.pictures import perf_chart, perf_ratios
+
+    def timed(op, target, median):
+        return CaseResult(op, target, "float32", "s0", Status.PASS, perf={"median_s": median, "shapes": [[64]]})
+
+    records = [timed("add", "torch:cpu", 1.0), timed("add", "jax:cpu", 2.0), timed("mul", "torch:cpu", 1.0),
+               timed("mul", "jax:cpu", 8.0), timed("sum", "torch:cpu", 3.0), timed("sum", "jax:cpu", 1.0)]
+    ratios = perf_ratios(records, {"add": "binary", "mul": "binary", "sum": "reduction"})
+    assert ratios["binary"] == pytest.approx({"torch:cpu": 1.0, "jax:cpu": 4.0})  # geometric mean of 2 and 8
+    assert ratios["reduction"] == pytest.approx({"torch:cpu": 3.0, "jax:cpu": 1.0})
+    root = ET.fromstring(perf_chart(ratios))
+    assert {"binary", "reduction", "1x", "2x", "4x"} <= {t.text for t in root.iter(f"{SVG}text")}
+    assert "binary on jax:cpu: 4.00x the fastest" in [t.text for t in root.iter(f"{SVG}title")]
