@@ -30,7 +30,7 @@ EXPECTED = {
     "sysexit": ("error", "SystemExit"),
     "interrupt": ("error", "KeyboardInterrupt"),
     "sigterm": ("crash", "SIGTERM"),
-    "hang": ("timeout", "no result after 5 s"),
+    "hang": ("timeout", "no result after 30 s"),
     "raise": ("error", "the driver returned an error"),
     "flood": ("pass", ""),
     "wrong": ("mismatch", "values differ"),
@@ -108,7 +108,7 @@ def test_hostile_plugin_cases_are_each_classified_and_torch_is_untouched(plugin_
     out, alone = tmp_path / "with.json", tmp_path / "alone.json"
     hostile = ",".join(f"hostile:{d}" for d in EXPECTED)
     ran = _cli(plugin_env, "run", "--specs", specs, "--targets", f"torch:cpu,{hostile}", "--cases", "*-float32-s0",
-               "--timeout", "5", "--out", str(out))
+               "--timeout", "30", "--out", str(out))
     assert ran.returncode == 0, ran.stderr
     assert len(ran.stdout) + len(ran.stderr) < 100_000  # 16 MB of the flood went to the worker's log, not here
     records = _records(out)
@@ -156,7 +156,10 @@ def test_a_backend_computing_float64_in_float32_never_passes(plugin_env, tmp_pat
     out = tmp_path / "downcast.json"
     ran = _cli(plugin_env, "run", "--targets", "downcast:cpu", "--dtypes", "float64,int64", "--out", str(out))
     assert ran.returncode == 0, ran.stderr
-    records = list(_records(out).values())
+    data = json.loads(out.read_text())
+    # Random ops are judged by their draws' distribution, which a float32 generator meets as well (and this backend
+    # has no generator): they are the precision probes' blind spot by design.
+    records = [r for r in data["results"] if data["environment"]["categories"].get(r["op"]) != "random"]
     by_op: dict[tuple[str, str], list[dict]] = {}
     for r in records:
         by_op.setdefault((r["op"], r["dtype"]), []).append(r)
