@@ -11,7 +11,7 @@ from collections import defaultdict
 from typing import Any
 
 from opcoverage.expectations import GateReport
-from opcoverage.report.rollup import Cell, Level, Rollup
+from opcoverage.report.rollup import Cell, Level, Rollup, lower_precision
 from opcoverage.report.tables import escape, row, table
 from opcoverage.types import CaseResult, Status
 
@@ -25,16 +25,6 @@ LEGEND = (f"{SYMBOLS[Level.FULL]} every case passes · {SYMBOLS[Level.PARTIAL]} 
           f"say) · {SYMBOLS[Level.NA]} not applicable (no binding, or the framework does not define it)")
 MESSAGE_CHARS = 220
 Table = tuple[list[str], list[str], list[str]]  # head, rows, tail
-
-
-def lower_precision(results: list[CaseResult]) -> set[tuple[str, str, str]]:
-    """(op, target, dtype) groups whose failing cases all carry ``extra.computed_as`` (they match a reference
-    computed in a lower precision: the backend computes float64 in float32, say)."""
-    failing: dict[tuple[str, str, str], list[CaseResult]] = defaultdict(list)
-    for r in results:
-        if r.status.is_failure:
-            failing[(r.op, r.target, r.dtype)].append(r)
-    return {k for k, rs in failing.items() if all(r.extra.get("computed_as") for r in rs)}
 
 
 def symbol(cell: Cell | None, lowered: bool = False) -> str:

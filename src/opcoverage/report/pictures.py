@@ -10,7 +10,7 @@ import math
 from collections import defaultdict
 from typing import Any, Callable, Iterable
 
-from opcoverage.report.rollup import Cell, Level, Rollup
+from opcoverage.report.rollup import Cell, Level, Rollup, lower_precision
 from opcoverage.report.svg import COLOURS, Svg
 from opcoverage.types import CaseResult, Status
 
@@ -18,7 +18,7 @@ ROW_H, CELL_W, LABEL_CHARS, FONT_SIZE = 11, 13, 28, 8.5
 BANDS = ("#eef2f7", "#f7f1e8")
 LEVEL_LEGEND = [(COLOURS["full"], "every case passes"), (COLOURS["partial"], "some pass"),
                 (COLOURS["none"], "none pass"), (COLOURS["wrong"], "wrong results in some case"),
-                (COLOURS["computed_as"], "passes only at lower precision"), (COLOURS["n/a"], "not applicable")]
+                (COLOURS["computed_as"], "computes in a lower precision"), (COLOURS["n/a"], "not applicable")]
 
 
 def cell_colour(cell: Cell | None, lower_precision: bool = False) -> str:
@@ -93,18 +93,9 @@ def _groups(roll: Rollup) -> dict[str, list[str]]:
     return {k: groups[k] for k in sorted(groups)}
 
 
-def _lower_precision(results: Iterable[CaseResult]) -> set[tuple[str, str, str]]:
-    """(op, target, dtype) whose failures all match a lower-precision reference (``extra.computed_as``)."""
-    failing: dict[tuple[str, str, str], list[CaseResult]] = defaultdict(list)
-    for r in results:
-        if r.status.is_failure:
-            failing[(r.op, r.target, r.dtype)].append(r)
-    return {k for k, rs in failing.items() if all(r.extra.get("computed_as") for r in rs)}
-
-
 def coverage_heatmap(roll: Rollup, results: list[CaseResult], title: str) -> str:
     """op x target, one cell per pair, coloured by its roll-up."""
-    lower = _lower_precision(results)
+    lower = lower_precision(results)
 
     def colour(op: str, target: str) -> tuple[str, str]:
         cell = roll.by_op_target.get((op, target))
@@ -120,7 +111,7 @@ def coverage_heatmap(roll: Rollup, results: list[CaseResult], title: str) -> str
 
 def dtype_heatmap(roll: Rollup, results: list[CaseResult], target: str) -> str:
     """op x dtype on one target."""
-    lower = _lower_precision(results)
+    lower = lower_precision(results)
     ops = [op for op in roll.ops if (op, target) in roll.by_op_target]
     groups: dict[str, list[str]] = defaultdict(list)
     for op in ops:

@@ -25,7 +25,6 @@ class Cell:
     failing_dtypes: tuple[str, ...] = ()
     ran: int = 0
     passed: int = 0
-    computed_as: frozenset[str] = frozenset()  # narrower types failing cases were computed in (extra.computed_as)
 
     @property
     def wrong(self) -> bool:
@@ -45,8 +44,7 @@ def cell_of(results: Iterable[CaseResult], dtype_order: tuple[str, ...] = ()) ->
     level = Level.FULL if passed == len(results) else Level.PARTIAL if passed else Level.NONE
     failing = {r.dtype for r in results if r.status.is_failure}
     ordered = tuple(d for d in dtype_order if d in failing) + tuple(sorted(failing - set(dtype_order)))
-    narrowed = frozenset(str(r.extra["computed_as"]) for r in results if r.extra.get("computed_as"))
-    return Cell(level, statuses, ordered, len(results), passed, narrowed)
+    return Cell(level, statuses, ordered, len(results), passed)
 
 
 @dataclass(frozen=True)
@@ -118,3 +116,13 @@ def summarize(roll: Rollup) -> list[TargetSummary]:
             cases_ran=sum(c.ran for c in cells),
         ))
     return out
+
+
+def lower_precision(results: Iterable[CaseResult]) -> set[tuple[str, str, str]]:
+    """(op, target, dtype) groups whose failing cases all carry ``extra.computed_as`` (they match a reference
+    computed in a lower precision: the backend computes float64 in float32, say)."""
+    failing: dict[tuple[str, str, str], list[CaseResult]] = defaultdict(list)
+    for r in results:
+        if r.status.is_failure:
+            failing[(r.op, r.target, r.dtype)].append(r)
+    return {k for k, rs in failing.items() if all(r.extra.get("computed_as") for r in rs)}
