@@ -4,7 +4,7 @@
 a second claims source for torch targets, beside the dispatcher: it names dtypes, where the dispatcher knows
 only ops. A record is matched to an OpInfo by the suite's key (an `opinfo` suite case) or, for a catalog case,
 by its torch binding (``torch.nn.functional.conv2d`` -> ``nn.functional.conv2d``) or its name
-(``linalg_vander`` -> ``linalg.vander``); an op no OpInfo matches has no claim, and the audit says so.
+(``linalg_vander`` -> ``linalg.vander``, ``relu`` -> ``nn.functional.relu``); an op no OpInfo matches has no claim, and the audit says so.
 """
 
 from __future__ import annotations
@@ -97,4 +97,5 @@ class OpInfoClaims:
         for prefix in DOTTED_PREFIXES:
             if op_name.startswith(prefix):
                 names.append(prefix[:-1].replace("_", ".") + "." + op_name[len(prefix):])
+        names.append(f"nn.functional.{op_name}")  # torch.relu is OpInfo's nn.functional.relu
         return names

@@ -68,9 +68,14 @@ class OpInfoSuite:
     requirement = "a torch target (install torch, or a backend whose binding is torch)"
 
     def __init__(self):
-        import torch
+        try:
+            import torch
 
-        self.tests = {name: describe(op) for name, op in op_db().items()}
+            ops = op_db()
+        except ImportError as exc:  # torch.testing._internal needs expecttest, which torch does not install
+            raise UsageError(f"--suite opinfo needs torch and expecttest ({exc.name} is missing); install them with "
+                             "pip install expecttest (and torch), or pip install 'opcoverage[opinfo]'") from None
+        self.tests = {name: describe(op) for name, op in ops.items()}
         self.source = f"torch {torch.__version__} op_db"
         digest = hashlib.sha256(json.dumps(self.tests, sort_keys=True).encode()).hexdigest()[:12]
         self.fingerprint = f"{self.name}:torch-{torch.__version__}:{digest}"
