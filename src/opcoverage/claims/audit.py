@@ -166,6 +166,8 @@ def explain(cell: AuditCell, provider: ClaimsProvider) -> tuple[str, str]:
     if cell.verdict is Verdict.CLAIMED_FAILS:
         cause, why = _failure_reason(case, cell.target.split(":")[0], provider)
         return cause, f"{why} ({share})"
+    if cell.verdict is Verdict.UNCLAIMED_PASSES and provider.per_dtype and cell.target.startswith("torch:"):
+        return case.claim.cause or "runs in a dtype OpInfo does not list", f"{case.claim.hint} ({share})"
     if cell.verdict is Verdict.UNCLAIMED_PASSES:
         how = f": {case.claim.hint}" if case.claim.hint else "; the registry is incomplete here"
         cause = case.claim.cause or "runs without a registered implementation"

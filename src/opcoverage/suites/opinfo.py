@@ -125,6 +125,8 @@ class OpInfoSuite:
                 entries = [(d, k) for d in self.dtypes_for(name, devices[target]) for k in kinds]
                 if test["errors"]:
                     entries.append((ERRORS_DTYPE, "errors"))
+                if not entries:  # still a case, so the OpInfo has a stated reason in the results
+                    entries.append((ERRORS_DTYPE, "samples"))
                 for dtype, kind in entries:
                     if dtypes and dtype not in dtypes:
                         continue
@@ -161,19 +163,22 @@ class OpInfoSuite:
         extra: dict[str, Any] = {"suite": self.name, "opinfo": case.op}
         base = dict(op=case.op, target=str(case.target), dtype=case.dtype, sample=case.sample,
                     sample_desc=case.label, reference=f"{self.source} {op.full_name}")
-        dtype = None if kind == "errors" else _torch_dtype(dtype_text)
         device_type = device.name.split(":")[0]
+        if dtype_text == ERRORS_DTYPE and kind != "errors":
+            return CaseResult(**base, status=Status.SKIPPED, extra=extra, message=(
+                f"OpInfo {case.op} lists no dtype for {' or '.join(dict.fromkeys(['cpu', device_type]))} and has no "
+                "error inputs: nothing to run"))
+        dtype = None if kind == "errors" else _torch_dtype(dtype_text)
         known, tol = decorators(op, kind, device_type, dtype)
         if known:
             extra["opinfo_decorators"] = known
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         try:
             inputs = self._inputs(op, kind, dtype, device.name, case)
         except Exception as exc:
             return CaseResult(**base, status=Status.ERROR, extra=extra, message=(
                 f"OpInfo's {'error_inputs' if kind == 'errors' else 'sample inputs'} failed on the CPU: "
                 f"{checks.message_of(exc)}")[:MESSAGE_LIMIT])
-        cpu_start = time.process_time()
         try:
             tally = self._check(op, kind, inputs, dtype, device, tol)
         except Exception as exc:  # the check itself (not the op) failed on these inputs: said, never a crash

@@ -122,10 +122,29 @@ def copy_to(sample, device: str, upcast=None):
     def move(t):
         if not isinstance(t, torch.Tensor):
             return t  # a dtype argument stays as given
-        t = t.detach().to(device, copy=True)
-        return t.to(upcast[t.dtype]) if upcast and t.dtype in upcast else t
+        t = t.detach()
+        return same_layout_copy(t, device, upcast.get(t.dtype) if upcast else None)
 
     return sample.transform(move)
+
+
+def same_layout_copy(t, device: str, dtype=None):
+    """A copy of ``t`` on ``device`` (in ``dtype``, if given) with its storage, offset and strides: a sample that is
+    a view into a larger storage (as_strided's partial views) or non-contiguous stays so. Sparse, meta,
+    conjugate or negative views are copied with ``Tensor.to``."""
+    import torch
+
+    dtype = dtype or t.dtype
+    if t.layout != torch.strided or t.is_meta or t.is_conj() or t.is_neg():
+        return t.to(device=device, dtype=dtype, copy=True)
+    try:
+        storage = t.untyped_storage()
+        flat = torch.empty(0, dtype=t.dtype, device=t.device).set_(storage, 0, (storage.nbytes() // t.element_size(),))
+        flat = flat.to(device=device, dtype=dtype, copy=True)
+        return torch.empty(0, dtype=dtype, device=device).set_(flat.untyped_storage(), t.storage_offset(), t.size(),
+                                                               t.stride())
+    except Exception:  # a tensor subclass or a storage that cannot be copied so
+        return t.to(device=device, dtype=dtype, copy=True)
 
 
 def wider(dtype) -> dict:
