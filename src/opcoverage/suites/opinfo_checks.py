@@ -374,6 +374,9 @@ def check_inplace(op, samples, device: Device, tol: Tolerance, seed: int) -> Tal
             continue
         moved = copy_to(sample, device.name)
         self_tensor = moved.input
+        if torch._debug_has_internal_overlap(self_tensor) == 1:  # an expanded view: torch refuses to write it
+            tally.notes["unjudged: its input overlaps itself (an expanded view), which nothing may write in place"] += 1
+            continue
         reseed(seed)
         try:
             returned = device.call(inplace, _call_args(moved), dict(moved.kwargs), device.name)
