@@ -330,7 +330,9 @@ def check_out(op, samples, device: Device, tol: Tolerance, seed: int) -> Tally:
             tally.fail(index, device.classify(exc), f"with out=: {message_of(exc)}", summary)
             continue
         given, got = leaves(out), leaves(returned)
-        if len(got) != len(given) or not all(_same_tensor(g, o) for g, o in zip(got, given)):
+        if returned is None:  # a void out= form (split_with_sizes_copy): its schema returns nothing
+            tally.notes["returns None with out= (a void out form): only the values written are checked"] += 1
+        elif len(got) != len(given) or not all(_same_tensor(g, o) for g, o in zip(got, given)):
             tally.fail(index, Status.MISMATCH, "the out= call did not return the out tensor(s) it was given",
                        summary)
             continue
