@@ -66,7 +66,8 @@ RUN_OPTIONS: tuple[Option, ...] = (
     Option("out", "write the results file (JSON) here", lambda v: Path(v) if v else None, None, "FILE",
            pytest="--opcov-json"),
     Option("suite", "run an external conformance suite's cases instead of the catalog's: onnx-node (onnx's backend "
-                    "node tests, on targets that consume ONNX); --ops then takes test names or op types",
+                    "node tests, on targets that consume ONNX; --ops then takes test names or op types) or opinfo "
+                    "(torch's OpInfo database, on torch targets; --ops takes OpInfo names)",
            lambda v: str(v).strip() or None, None, "NAME"),
     Option("shard", "run only slice K of N of the planned cases (e.g. 2/4): deterministic and cost-balanced, the same "
                     "on every machine; `opcoverage merge` joins the N results files and checks they are disjoint "

@@ -17,7 +17,8 @@ from typing import Any, Callable, Mapping, Protocol
 
 from opcoverage.types import CaseResult, Sample, Target
 
-__all__ = ["Claim", "claim_by_kind", "ClaimsProvider", "CaseSource", "provider_for", "PROVIDERS"]
+__all__ = ["Claim", "claim_by_kind", "ClaimsProvider", "CaseSource", "provider_for", "more_providers_for",
+           "MORE_PROVIDERS", "PROVIDERS"]
 
 
 @dataclass(frozen=True)
@@ -148,3 +149,23 @@ def provider_for(target: Target, cases: CaseSource) -> ClaimsProvider:
     except ImportError as exc:
         return UnknownClaims(f"{target.framework} is not installed where the audit runs ({exc.name}); "
                              "audit where the run's frameworks are installed")
+
+
+# Further registries per framework, each audited as its own view of a target (``torch:cpu (OpInfo)``).
+MORE_PROVIDERS = {"torch": (("OpInfo", "opcoverage.claims.opinfo:OpInfoClaims"),)}
+
+
+def more_providers_for(target: Target, cases: CaseSource) -> list[tuple[str, ClaimsProvider]]:
+    """(label, provider) for each further claims source of the target's framework; an UnknownClaims saying why
+    where one cannot be read here (OpInfo's op_db needs torch and expecttest)."""
+    import importlib
+
+    found: list[tuple[str, ClaimsProvider]] = []
+    for label, path in MORE_PROVIDERS.get(target.framework, ()):
+        module_name, _, attr = path.partition(":")
+        try:
+            found.append((label, getattr(importlib.import_module(module_name), attr)(target, cases)))
+        except ImportError as exc:
+            found.append((label, UnknownClaims(f"{label} claims cannot be read here: {exc.name} is not installed "
+                                               "(pip install torch expecttest)")))
+    return found

@@ -12,7 +12,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from opcoverage.claims import CaseSource, Claim, ClaimsProvider, provider_for
+from opcoverage.claims import CaseSource, Claim, ClaimsProvider, more_providers_for, provider_for
 from opcoverage.results import ResultsFile
 from opcoverage.types import CaseResult, Status, Target
 
@@ -103,18 +103,37 @@ def audit(results_file: ResultsFile, cases: CaseSource | None = None) -> Audit:
             skipped[r.target] += 1
     targets = sorted({r.target for r in results_file.results})
     providers: dict[str, ClaimsProvider] = {t: provider_for(Target.parse(t), cases) for t in targets}
+    views = {t: [t] for t in targets}  # a further claims source audits the target again, as "torch:cpu (OpInfo)"
+    for t in targets:
+        for label, provider in more_providers_for(Target.parse(t), cases):
+            providers[f"{t} ({label})"] = provider
+            views[t].append(f"{t} ({label})")
     grouped: dict[tuple[str, str, str], list[CaseResult]] = defaultdict(list)
     for r in measured:
-        grouped[(r.target, r.op, r.dtype)].append(r)
+        for view in views[r.target]:
+            grouped[(view, r.op, r.dtype)].append(r)
     cells = [_cell(key, records, providers[key[0]]) for key, records in grouped.items()]
     notes = list(_version_notes(env))
+    notes += [agreement(cells, view) for t in targets for view in views[t][1:]]
     if cases.catalog is None:
         notes.append(f"{cases.problem}: cases that need their sample rebuilt have no claim")
-    elif not cases.same_catalog:
+    elif not cases.same_catalog and not env.get("suite"):  # a suite's cases come from the suite, not the catalog
         notes.append(f"the catalog the audit loaded ({cases.catalog.fingerprint}) is not the run's "
                      f"({env.get('catalog', '?')}): claims rebuilt from samples may not match what ran")
-    return Audit(tuple(cells), {t: providers[t].source for t in targets},
-                 {t: providers[t].per_dtype for t in targets}, {t: skipped.get(t, 0) for t in targets}, tuple(notes))
+    keys = [view for t in targets for view in views[t]]
+    return Audit(tuple(cells), {k: providers[k].source for k in keys}, {k: providers[k].per_dtype for k in keys},
+                 {k: skipped.get(k.split(" (")[0], 0) for k in keys}, tuple(notes))
+
+
+def agreement(cells: list[AuditCell], view: str) -> str:
+    """How often a further claims source agrees with the measurement: over the cells it has a claim for."""
+    mine = [c for c in cells if c.target == view]
+    judged = [c for c in mine if c.verdict is not Verdict.UNKNOWN]
+    agree = sum(1 for c in judged if not c.verdict.is_disagreement)
+    ops = len({c.op for c in judged})
+    share = f"{100 * agree / len(judged):.1f}%" if judged else "n/a"
+    return (f"{view}: {agree} of {len(judged)} op x dtype cells with a claim agree with the measurement ({share}), "
+            f"over {ops} matched ops; {len(mine) - len(judged)} cells have no claim")
 
 
 def _cell(key: tuple[str, str, str], records: list[CaseResult], provider: ClaimsProvider) -> AuditCell:
@@ -147,6 +166,8 @@ def explain(cell: AuditCell, provider: ClaimsProvider) -> tuple[str, str]:
     if cell.verdict is Verdict.CLAIMED_FAILS:
         cause, why = _failure_reason(case, cell.target.split(":")[0], provider)
         return cause, f"{why} ({share})"
+    if cell.verdict is Verdict.UNCLAIMED_PASSES and provider.per_dtype and cell.target.startswith("torch:"):
+        return case.claim.cause or "runs in a dtype OpInfo does not list", f"{case.claim.hint} ({share})"
     if cell.verdict is Verdict.UNCLAIMED_PASSES:
         how = f": {case.claim.hint}" if case.claim.hint else "; the registry is incomplete here"
         cause = case.claim.cause or "runs without a registered implementation"
@@ -183,6 +204,8 @@ def _failure_reason(case: AuditCase, framework: str, provider: ClaimsProvider) -
     if case.inherited:
         return ("sample fails before dispatch", "the op is claimed (by its other samples), but this sample fails "
                                                 f"before dispatching anything: {message}")
+    if provider.per_dtype and framework == "torch":  # OpInfo's dtype lists
+        return (f"claimed dtype fails ({status.value})", f"the dtype is claimed, but the case fails: {message}")
     if provider.per_dtype:
         if "Could not find an implementation" in record.message:
             return ("listed kernel not found",

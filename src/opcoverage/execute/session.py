@@ -29,6 +29,8 @@ class RunSession:
         self.config = config
         self.targets = resolve_targets(config.targets)
         self.suite = get_suite(config.suite) if config.suite else None
+        if self.suite is not None and hasattr(self.suite, "configure"):  # a suite that generates its samples
+            self.suite.configure(seed=config.seed, samples=config.samples)
         if self.suite is not None and not config.targets:  # by default, every available target that can run it
             self.targets = runnable_targets(self.suite, self.targets)
         bindings = {getattr(get_backend(t.framework), "binding", t.framework) for t in self.targets}

@@ -17,7 +17,7 @@ from opcoverage.errors import UsageError
 from opcoverage.types import CaseResult, Target
 
 # Imported on first use: a suite may pull in a framework (onnx) and generate its data.
-SUITES = {"onnx-node": "opcoverage.suites.onnx_node:OnnxNodeSuite"}
+SUITES = {"onnx-node": "opcoverage.suites.onnx_node:OnnxNodeSuite", "opinfo": "opcoverage.suites.opinfo:OpInfoSuite"}
 
 __all__ = ["SUITES", "Suite", "activate", "can_run", "check_targets", "get_suite", "run_suite_case",
            "runnable_targets"]
@@ -57,8 +57,12 @@ def get_suite(name: str) -> Suite:
 
 
 def activate(suite: Suite) -> None:
-    """Use this (pickled) suite object for its cases here: a worker gets the parent's, already loaded."""
+    """Use this (pickled) suite object for its cases here: a worker gets the parent's, already loaded, and runs
+    its ``prepare_worker()`` (if any) before taking cases."""
     _ACTIVE[suite.name] = suite
+    prepare = getattr(suite, "prepare_worker", None)
+    if prepare is not None:
+        prepare()
 
 
 def run_suite_case(case: Any) -> CaseResult:
@@ -66,10 +70,13 @@ def run_suite_case(case: Any) -> CaseResult:
 
 
 def can_run(suite: Suite, target: Target) -> bool:
-    """A target runs a suite when its backend consumes the suite's binding and can run a whole model."""
+    """A target runs a suite when its backend consumes the suite's binding and can run a whole model (or as the
+    suite's own ``can_run(backend)`` says)."""
     from opcoverage.backends import get_backend
 
     backend = get_backend(target.framework)
+    if hasattr(suite, "can_run"):
+        return bool(suite.can_run(backend))
     return getattr(backend, "binding", None) == suite.binding and hasattr(backend, "run_model")
 
 
@@ -77,8 +84,9 @@ def runnable_targets(suite: Suite, targets: list[Target]) -> list[Target]:
     """The default targets of a suite run: those of ``targets`` (every available one) that can run it."""
     usable = [t for t in targets if can_run(suite, t)]
     if not usable:
-        raise UsageError(f"no available target runs --suite {suite.name} ({suite.binding.upper()} models); "
-                         "install onnxruntime or a backend that consumes ONNX (see `opcoverage targets`)")
+        need = getattr(suite, "requirement", "onnxruntime or a backend that consumes ONNX")
+        raise UsageError(f"no available target runs --suite {suite.name} ({suite.binding} cases); "
+                         f"install {need} (see `opcoverage targets`)")
     return usable
 
 
@@ -89,5 +97,5 @@ def check_targets(suite: Suite, targets: list[Target]) -> None:
     wrong = [str(t) for t in targets if not can_run(suite, t)]
     if wrong:
         usable = ", ".join(str(t) for t in available_targets() if can_run(suite, t)) or "none available here"
-        raise UsageError(f"--suite {suite.name} runs {suite.binding.upper()} models, which {', '.join(wrong)} "
-                         f"cannot run; choose targets that consume {suite.binding.upper()} ({usable})")
+        raise UsageError(f"--suite {suite.name} runs {suite.binding} cases, which {', '.join(wrong)} "
+                         f"cannot run; choose targets whose binding is {suite.binding} ({usable})")
