@@ -35,9 +35,22 @@ def _label(text: str) -> str:
     return text if len(text) <= LABEL_CHARS else text[:LABEL_CHARS - 1] + "…"
 
 
+PICTURE_BUDGET = 400_000  # bytes of one SVG; past it the cells lose their tooltips (the CSV has every record)
+
+
 def heatmap(title: str, groups: dict[str, list[str]], columns: list[str],
-            colour: Callable[[str, str], tuple[str, str]], subtitle: str = "") -> str:
-    """Rows (grouped, a band per group) x columns; ``colour(row, column)`` gives (fill, tooltip)."""
+            colour: Callable[[str, str], tuple[str, str]], subtitle: str = "", tips: bool = True) -> str:
+    """Rows (grouped, a band per group) x columns; ``colour(row, column)`` gives (fill, tooltip). A picture past
+    PICTURE_BUDGET is drawn again without the tooltips, and says so."""
+    full = _heatmap(title, groups, columns, colour, subtitle, tips)
+    if not tips or len(full.encode()) <= PICTURE_BUDGET:
+        return full
+    note = "cells without tooltips, to stay within 400 KB: the CSV has every record"
+    return _heatmap(title, groups, columns, colour, f"{subtitle} · {note}" if subtitle else note, False)
+
+
+def _heatmap(title: str, groups: dict[str, list[str]], columns: list[str],
+             colour: Callable[[str, str], tuple[str, str]], subtitle: str, tips: bool) -> str:
     svg = Svg()
     svg.text(10, 18, title, 13, weight="bold")
     y0 = 24
@@ -78,10 +91,17 @@ def heatmap(title: str, groups: dict[str, list[str]], columns: list[str],
                 svg.text(x + 2, y + ROW_H - 2.5, _label(item), FONT_SIZE)
                 # One grey strip stands for the not-applicable cells, so only measured cells are drawn.
                 svg.rect(x + label_w + 8, y + 1, CELL_W * len(columns) - 1, ROW_H - 1, COLOURS["n/a"])
-                for j, column in enumerate(columns):
-                    fill, tip = colour(item, column)
+                cells = [colour(item, column) for column in columns]
+                j = 0
+                while j < len(cells):  # without tooltips, a run of same-coloured cells is one rectangle
+                    fill, tip = cells[j]
+                    run = 1
+                    while not tips and j + run < len(cells) and cells[j + run][0] == fill:
+                        run += 1
                     if fill != COLOURS["n/a"]:
-                        svg.rect(x + label_w + 8 + j * CELL_W, y + 1, CELL_W - 1, ROW_H - 1, fill, tip)
+                        svg.rect(x + label_w + 8 + j * CELL_W, y + 1, CELL_W * run - 1, ROW_H - 1, fill,
+                                 tip if tips else None)
+                    j += run
             slot += 1
     return svg.document()
 
