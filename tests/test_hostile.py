@@ -42,14 +42,14 @@ EXPECTED = {
 
 # Op and dtype pairs whose results a float32 (int32) computation cannot change, so that even a downcasting backend
 # passes every case of them, each group with the reason. Any other such op is a hole in the probes.
-_VALUE_FREE = "the result holds no value that narrowing rounds or wraps: sizes, shapes, constants or random draws"
+_VALUE_FREE = "the result holds no value that narrowing rounds or wraps: sizes, shapes or constants"
 _NARROWER = "the result is no wider than float32 (int32), so computing through it loses nothing"
 _OVERFLOW = "every int64 input beyond int32 overflows the result, which is then the implementation's choice"
 PRECISION_BLIND = {
     **dict.fromkeys([f"{op} {dt}" for op in ("arange", "eye_like", "fill", "full", "full_like", "numel",
                                              "scalar_tensor", "shape_as_tensor", "type_as", "zeros_like")
                      for dt in ("float64", "int64")] +
-                    ["rand float64", "randn float64", "randperm int64", "empty_strided int64", "one_hot int64"],
+                    ["empty_strided int64", "one_hot int64"],
                     _VALUE_FREE),
     **dict.fromkeys(["cast_to_bfloat16 float64", "cast_to_float16 float64", "cast_to_float32 float64",
                      "cast_to_int32 int64", "reduce_precision float64",
