@@ -14,6 +14,7 @@ BUILTIN = {
     "torch": "opcoverage.backends.torch:TorchBackend",
     "jax": "opcoverage.backends.jax:JaxBackend",
     "onnxruntime": "opcoverage.backends.onnxruntime:OnnxRuntimeBackend",
+    "openvino": "opcoverage.backends.openvino:OpenVinoBackend",
 }
 
 __all__ = ["Backend", "DeviceInfo", "Execution", "Unsupported", "backends", "get_backend", "resolve_targets",

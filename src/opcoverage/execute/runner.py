@@ -12,7 +12,7 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 from opcoverage.backends import get_backend
-from opcoverage.backends.base import NotApplicable, as_output_tuple
+from opcoverage.backends.base import NotApplicable, as_output_tuple, failed_stage
 from opcoverage.catalog import dtypes as dt
 from opcoverage.catalog.loader import Catalog
 from opcoverage.catalog.samples import generate
@@ -123,9 +123,11 @@ def run_case(catalog: Catalog, case: Case, seed: int = 0, mode: str = "quick", p
         return CaseResult(**base, status=Status.SKIPPED, message=f"not defined by {binding_key}: {exc}"[:MESSAGE_LIMIT])
     except Exception as exc:
         status = backend.classify(exc)
+        extra = {"traceback": _short_traceback(exc)} if status is Status.ERROR else {}
+        if failed_stage(exc) is not None:  # a compile-per-case stack says where it failed (base.at_stage)
+            extra["stage"] = failed_stage(exc).value
         return CaseResult(**base, status=status, message=_message(exc), duration_s=time.perf_counter() - start,
-                          dispatched=tuple(getattr(exc, "opcov_dispatched", ())),
-                          extra={"traceback": _short_traceback(exc)} if status is Status.ERROR else {})
+                          dispatched=tuple(getattr(exc, "opcov_dispatched", ())), extra=extra)
     duration = time.perf_counter() - start
     outputs = tuple(np.asarray(o) for o in execution.outputs)
     result = compare(spec, case.dtype, outputs, expected)
