@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from opcoverage.backends.base import (ArrayInfo, DeviceInfo, Execution, Prepared, at_stage, classify_by_message,
-                                     failed_stage, reached, thread_budget)
+from opcoverage.backends.base import (ArrayInfo, DeviceInfo, Execution, Prepared, Unsupported, at_stage,
+                                     classify_by_message, failed_stage, reached, thread_budget)
 from opcoverage.catalog.dtypes import dtype_name
 from opcoverage.catalog.spec import OnnxBinding, OpSpec
 from opcoverage.types import Sample, Stage, Status
@@ -87,7 +87,7 @@ class OpenVinoBackend:
             compiled, precision = _compiled(model, DEVICES.get(device, device.upper()))
             with at_stage(Stage.RUN):
                 request = compiled.create_infer_request()
-                request.infer({name: _to_tensor(a) for name, a in feeds.items()})
+                request.infer(_inputs(compiled, feeds))
                 outputs = tuple(_from_tensor(request.get_output_tensor(i)) for i in range(len(compiled.outputs)))
         return Execution(outputs, (op_type,), None, precision)
 
@@ -95,9 +95,9 @@ class OpenVinoBackend:
         """A freshly compiled model and its infer request as a zero-argument call on tensors made once; an
         inference is synchronous. ``first_call_s`` covers conversion, compilation and the first inference."""
         model, _, feeds = _model(spec, sample)
-        tensors = {name: _to_tensor(a) for name, a in feeds.items()}
         start = time.perf_counter()
         compiled, _ = _compiled.__wrapped__(model, DEVICES.get(device, device.upper()))  # uncached
+        tensors = _inputs(compiled, feeds)
         request = compiled.create_infer_request()
         request.infer(tensors)
         first = time.perf_counter() - start
@@ -150,7 +150,10 @@ def _compiled(model: bytes, plugin: str) -> tuple[Any, dict[str, Any]]:
     shapes and dtypes and the opset, so samples of the same signature compile once per worker."""
     core = _core()
     with at_stage(Stage.CONVERT):
-        read = core.read_model(model, b"")
+        try:
+            read = core.read_model(model, b"")
+        except RuntimeError as exc:
+            raise Unsupported(f"OpenVINO's ONNX frontend cannot convert the node: {conversion_failure(exc)}") from exc
     config = {"INFERENCE_NUM_THREADS": thread_budget()} if thread_budget() and plugin == "CPU" else {}
     with at_stage(Stage.COMPILE):
         compiled = core.compile_model(read, plugin, config)
@@ -175,6 +178,25 @@ def _runtime_precision(compiled) -> dict[str, Any]:
     layers.sort()
     precisions = sorted({p for _, kind, p in layers if kind != "Convert" and p})
     return {"runtime_precision": precisions, "runtime_layers": [f"{kind}:{p}" for _, kind, p in layers]}
+
+
+def conversion_failure(exc: BaseException) -> str:
+    """The frontend's own lines of a conversion failure ("No conversion rule found for operations: Det-28", or the
+    op and its validation message), without the C++ source locations and boilerplate around them."""
+    noise = ("Exception from src/", "Check 'false' failed", "FrontEnd API failed", "Model wasn't fully converted",
+             "Summary:", "To facilitate the conversion", "Failed operations detailed log:")
+    lines = [line.strip(" -") for line in str(exc).splitlines()]
+    kept = [line for line in lines if line and not line.startswith(noise)]
+    return " ".join(kept) or (lines[0] if lines else type(exc).__name__)
+
+
+def _inputs(compiled, feeds: dict[str, np.ndarray]) -> dict[int, Any]:
+    """Input tensors by the compiled model's port index. The frontend makes one Parameter per graph input, in
+    order; a name cannot be used, since a Parameter wired straight to the output takes the output's name."""
+    tensors = [_to_tensor(a) for a in feeds.values()]
+    if len(compiled.inputs) != len(tensors):
+        raise RuntimeError(f"the compiled model has {len(compiled.inputs)} inputs for the node's {len(tensors)}")
+    return dict(enumerate(tensors))
 
 
 def _to_tensor(array: np.ndarray):

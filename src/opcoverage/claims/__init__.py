@@ -130,6 +130,7 @@ PROVIDERS = {
     "onnxruntime": "opcoverage.claims.onnxruntime:OnnxRuntimeClaims",
     "torch": "opcoverage.claims.torch:TorchClaims",
     "jax": "opcoverage.claims.jax:JaxClaims",
+    "openvino": "opcoverage.claims.openvino:OpenVinoClaims",
 }
 
 
