@@ -15,6 +15,7 @@ BUILTIN = {
     "jax": "opcoverage.backends.jax:JaxBackend",
     "onnxruntime": "opcoverage.backends.onnxruntime:OnnxRuntimeBackend",
     "openvino": "opcoverage.backends.openvino:OpenVinoBackend",
+    "executorch": "opcoverage.backends.executorch:ExecuTorchBackend",
 }
 
 __all__ = ["Backend", "DeviceInfo", "Execution", "Unsupported", "backends", "get_backend", "resolve_targets",

@@ -131,6 +131,7 @@ PROVIDERS = {
     "torch": "opcoverage.claims.torch:TorchClaims",
     "jax": "opcoverage.claims.jax:JaxClaims",
     "openvino": "opcoverage.claims.openvino:OpenVinoClaims",
+    "executorch": "opcoverage.claims.executorch:ExecuTorchClaims",
 }
 
 
