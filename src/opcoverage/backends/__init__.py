@@ -16,6 +16,7 @@ BUILTIN = {
     "onnxruntime": "opcoverage.backends.onnxruntime:OnnxRuntimeBackend",
     "openvino": "opcoverage.backends.openvino:OpenVinoBackend",
     "executorch": "opcoverage.backends.executorch:ExecuTorchBackend",
+    "iree": "opcoverage.backends.iree:IreeBackend",
 }
 
 __all__ = ["Backend", "DeviceInfo", "Execution", "Unsupported", "backends", "get_backend", "resolve_targets",
