@@ -57,3 +57,18 @@ def test_a_node_the_compiler_cannot_legalize_is_unsupported_at_the_compile_stage
     result = run("fft_fft-iree:llvm-cpu-float32-s1")
     assert result.status is Status.UNSUPPORTED and result.extra["stage"] == "compile"
     assert "failed to legalize" in result.message
+
+
+def test_a_compiler_that_dies_from_a_signal_is_a_crash_of_its_own_case(run, tmp_path, monkeypatch):
+    """Fault injection: an iree-compile that segfaults, found first on IREE_TOOL_PATH (compile_str's own lookup)."""
+    tool = tmp_path / "iree-compile"
+    tool.write_text("#!/bin/sh\nkill -SEGV $$\n")
+    tool.chmod(0o755)
+    monkeypatch.setenv("IREE_TOOL_PATH", str(tmp_path))
+    monkeypatch.setenv("OPCOV_CACHE_DIR", str(tmp_path / "cache"))  # nothing cached: the compiler must run
+    from opcoverage.backends import iree
+
+    iree._cache.cache_clear()
+    result = run("mul-iree:llvm-cpu-float32-s0")
+    iree._cache.cache_clear()
+    assert result.status is Status.CRASH and "SIGSEGV" in result.message and result.extra["stage"] == "compile"

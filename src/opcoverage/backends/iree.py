@@ -7,10 +7,11 @@ binding would add (a jax export first passes through XLA's own lowering, whose c
 IREE cannot legalize at all).
 
 Stages: the importer (``convert``: an ONNX op it has no rule for is ``unsupported``), the compiler
-(``compile``: "failed to legalize operation" is ``unsupported``) and the runtime (``run``). The compiler runs in
-the worker's process: a compiler that dies on a signal takes down only that worker, and the pool records that
-case alone as ``crash``. IREE demotes float64 to float32 by default (``--iree-input-demote-f64-to-f32``, IREE
-#15830); the runtime then fails on the buffer sizes, and the failure's message says so.
+(``compile``: "failed to legalize operation" is ``unsupported``) and the runtime (``run``). ``compile_str`` runs
+``iree-compile`` as a child process: a compiler that dies on a signal (Unique's segfault) fails only its own
+case, as ``crash`` with the signal, and the worker goes on. IREE demotes float64 to float32 by default
+(``--iree-input-demote-f64-to-f32``, IREE #15830); the runtime then fails on the buffer sizes, and the failure's
+message says so.
 
 Compiled modules are cached on disk by op, dtype, model signature, opset and target (``OPCOV_CACHE_DIR``).
 """
@@ -38,6 +39,9 @@ DEVICES = {
     "cuda": ("cuda", "cuda", "an NVIDIA GPU; needs libcuda.so and a device"),
     "rocm": ("rocm", "hip", "an AMD GPU (HIP); needs libamdhip64.so and a device"),
 }
+# Compile for this machine's CPU (the default, a generic x86-64, leaves the vector units unused); the cache key
+# carries the CPU model, so a cache moved to another machine is not reused there.
+COMPILE_FLAGS = {"llvm-cpu": ["--iree-llvmcpu-target-cpu=host"]}
 INSTALL = "pip install iree-base-compiler iree-base-runtime (or pip install 'opcoverage[iree]')"
 # Compiler diagnostics that mean "no lowering for this op or type" rather than a broken compiler.
 NOT_LEGALIZED = re.compile(r"failed to legalize|unsupported|not supported|failed to convert|No lowering|"
@@ -119,6 +123,8 @@ class IreeBackend:
 
     def classify(self, error: BaseException) -> Status:
         stage = failed_stage(error)
+        if isinstance(error, CompilerCrash):
+            return Status.CRASH
         if stage is Stage.CONVERT:
             return Status.UNSUPPORTED
         if stage is Stage.COMPILE and NOT_LEGALIZED.search(str(error)):
@@ -159,7 +165,8 @@ def _vmfb(op: str, dtype: str, model: bytes, device: str) -> tuple[bytes, bool]:
     from opcoverage.cache import digest
 
     cache = _cache()
-    key = cache.key(op=op, dtype=dtype, signature=digest(model), opset=None, target=device)
+    key = cache.key(op=op, dtype=dtype, signature=digest(model), opset=None, target=device,
+                    flags=COMPILE_FLAGS.get(device, []), cpu=_cpu_name())
     return cache.get_or_build(key, lambda: _compile(model, device))
 
 
@@ -188,9 +195,27 @@ def _compile(model: bytes, device: str) -> bytes:
             raise Unsupported(f"IREE's ONNX importer cannot import the node: {_first_line(exc)}") from exc
     with at_stage(Stage.COMPILE):
         try:
-            return compiler.compile_str(text, input_type="onnx", target_backends=[DEVICES[device][0]])
+            return compiler.compile_str(text, input_type="onnx", target_backends=[DEVICES[device][0]],
+                                        extra_args=COMPILE_FLAGS.get(device, []))
         except compiler.CompilerToolError as exc:
+            code = re.search(r"Error code: (-?\d+)", str(exc))
+            if code and int(code.group(1)) < 0:
+                raise CompilerCrash(f"iree-compile died from {_signal_name(-int(code.group(1)))}: "
+                                    f"{compile_diagnostic(exc)}") from exc
             raise RuntimeError(f"iree-compile failed: {compile_diagnostic(exc)}") from exc
+
+
+class CompilerCrash(RuntimeError):
+    """iree-compile (which compile_str runs as a child process) died from a signal: the case is a ``crash``."""
+
+
+def _signal_name(number: int) -> str:
+    import signal
+
+    try:
+        return f"signal {number} ({signal.Signals(number).name})"
+    except ValueError:
+        return f"signal {number}"
 
 
 def compile_diagnostic(exc: BaseException) -> str:
