@@ -60,7 +60,7 @@ def test_a_model_is_restamped_down_and_still_runs(spec_dir, older_runtime):
 
 def test_a_node_newer_than_the_runtime_says_the_runtime_lacks_its_opset(spec_dir, older_runtime):
     catalog = load_catalog([spec_dir("c.toml", CUMPROD)])
-    with pytest.raises(Unsupported, match="lacks opset 26: it loads ai.onnx up to opset 25, and the node is CumProd-26"):
+    with pytest.raises(Unsupported, match="lacks opset 26: it loads ai.onnx up to opset 25, and the node is CumProd-26, which has no earlier"):
         ort_backend.negotiate_versions(_model(catalog, "cumprod"))
 
 

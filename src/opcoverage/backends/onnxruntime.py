@@ -189,16 +189,29 @@ def negotiate_versions(model: bytes) -> tuple[bytes, dict[str, Any]]:
     default = next((o for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
     changes: dict[str, Any] = {}
     if default is not None and default.version > max_opset:
+        built = default.version
         for node in proto.graph.node:
             if node.domain not in ("", "ai.onnx"):
                 continue
-            since = onnx.defs.get_schema(node.op_type, default.version).since_version
-            if since > max_opset:
-                raise Unsupported(f"this onnxruntime ({_ort().__version__}) lacks opset {since}: it loads ai.onnx up "
-                                  f"to opset {max_opset}, and the node is {node.op_type}-{since} (not a missing "
-                                  "kernel: the runtime predates the operator's version)")
-        changes["opset"] = {"built": default.version, "ran": max_opset}
+            since = onnx.defs.get_schema(node.op_type, built).since_version
+            if since <= max_opset:
+                continue
+            lacks = (f"this onnxruntime ({_ort().__version__}) lacks opset {since}: it loads ai.onnx up to opset "
+                     f"{max_opset}, and the node is {node.op_type}-{since}")
+            try:
+                older = onnx.defs.get_schema(node.op_type, max_opset).since_version
+            except onnx.defs.SchemaError:
+                raise Unsupported(f"{lacks}, which has no earlier version (not a missing kernel: the runtime "
+                                  "predates the operator)") from None
+            changes["node"] = f"{node.op_type}-{since} ran as {node.op_type}-{older}"
         default.version = max_opset
+        if "node" in changes:  # an earlier version of the op: it must take these types and attributes too
+            try:
+                onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)
+            except onnx.shape_inference.InferenceError as exc:
+                raise Unsupported(f"{lacks}; its opset-{max_opset} version does not take this node "
+                                  f"({_first_line(exc)})") from None
+        changes["opset"] = {"built": built, "ran": max_opset}
     if proto.ir_version > max_ir:
         changes["ir_version"] = {"built": proto.ir_version, "ran": max_ir}
         proto.ir_version = max_ir
