@@ -3,10 +3,13 @@ the convert stage, bfloat16 through ov.Tensor, and query_model claims in the aud
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 
-pytest.importorskip("openvino", reason="openvino is not installed (pip install 'opcoverage[openvino]')")
+if importlib.util.find_spec("openvino") is None:
+    pytest.skip("openvino is not installed (pip install 'opcoverage[openvino]')", allow_module_level=True)
 
 from opcoverage.backends import get_backend, resolve_targets  # noqa: E402
 from opcoverage.catalog.loader import load_catalog  # noqa: E402

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import os
 import re
 import time
 from typing import Any
@@ -119,8 +120,19 @@ class OpenVinoBackend:
 
 @functools.lru_cache(maxsize=None)
 def _ov():
-    import openvino
-
+    # `import openvino` starts its usage telemetry (openvino_telemetry, on by default where no consent file
+    # exists), which sends from a forked process: a fork behind JAX's and torch's threads in every worker, and a
+    # network call from a conformance run. The telemetry stays off in CI (CI=true), so the import runs with that
+    # set; the user's own consent file and environment are left as they are.
+    saved = os.environ.get("CI")
+    os.environ["CI"] = "true"
+    try:
+        import openvino
+    finally:
+        if saved is None:
+            os.environ.pop("CI", None)
+        else:
+            os.environ["CI"] = saved
     return openvino
 
 

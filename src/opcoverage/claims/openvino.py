@@ -23,9 +23,9 @@ class OpenVinoClaims:
     per_dtype = True
 
     def __init__(self, target: Target, cases: CaseSource):
-        import openvino
+        from opcoverage.backends.openvino import DEVICES, _ov
 
-        from opcoverage.backends.openvino import DEVICES
+        openvino = _ov()  # imported without its telemetry (backends.openvino._ov)
 
         self.cases = cases
         self.device = DEVICES.get(target.device, target.device.upper())
