@@ -76,6 +76,14 @@ def test_a_64_bit_add_computed_in_32_bits_is_not_a_pass(catalog, dtype, a, b, co
     verdict = compare(catalog["add"], dtype, tuple(execution.outputs), expected)
     assert verdict.status is Status.MISMATCH, (execution.outputs, verdict)
     assert execution.extra["runtime_precision"] == [computed_in]
+    assert execution.fallback and f"computed this {dtype} node in {computed_in}" in execution.fallback
+
+
+def test_every_64_bit_add_case_is_a_fallback_never_a_pass_even_where_its_values_agree(spec_dir):
+    catalog = load_catalog([spec_dir("a.toml", ADD_SPEC.replace('["float32", "int32"]', '["float64", "int64"]'))])
+    results = _results(catalog)
+    assert results and all(r.status is Status.FALLBACK for r in results.values()), results
+    assert all("runtimePrecision" in r.message for r in results.values())
 
 
 def test_det_is_unsupported_at_the_convert_stage(catalog):

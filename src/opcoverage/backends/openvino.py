@@ -5,10 +5,11 @@ It consumes the ``onnx`` binding through the same single-node model builder as t
 (``extra.stage`` on a failure): the ONNX frontend's conversion (``convert``: "No conversion rule found for
 operations: Det-22" is ``unsupported``), the plugin's compilation (``compile``) and the inference (``run``).
 
-OpenVINO's CPU plugin runs some precisions in others (f64 as f32, i64 as i32); the backend does not judge
-that, it records what the compiled model says it ran (``runtimePrecision`` of each node of
-``get_runtime_model()``) in ``extra.runtime_precision`` and ``extra.runtime_layers``. The comparison and
-the precision probes decide the verdict.
+OpenVINO's CPU plugin runs some precisions in others (f64 as f32, i64 as i32). The backend records what the
+compiled model says it ran (``runtimePrecision`` of each layer of ``get_runtime_model()``) in
+``extra.runtime_precision`` and ``extra.runtime_layers``, and a float64 or int64 case whose layers computed in a
+narrower type is reported where it ran (``Execution.fallback``), so the runner never makes it a ``pass`` even where
+its values happen to agree with the float64 reference; whether they agree is kept in the message.
 """
 
 from __future__ import annotations
@@ -85,12 +86,13 @@ class OpenVinoBackend:
     def run(self, spec: OpSpec, sample: Sample, device: str) -> Execution:
         model, op_type, feeds = _model(spec, sample)
         with reached(lambda: (op_type,)):
-            compiled, precision = _compiled(model, DEVICES.get(device, device.upper()))
+            plugin = DEVICES.get(device, device.upper())
+            compiled, precision = _compiled(model, plugin)
             with at_stage(Stage.RUN):
                 request = compiled.create_infer_request()
                 request.infer(_inputs(compiled, feeds))
                 outputs = tuple(_from_tensor(request.get_output_tensor(i)) for i in range(len(compiled.outputs)))
-        return Execution(outputs, (op_type,), None, precision)
+        return Execution(outputs, (op_type,), lowered_precision(sample.dtype, precision, plugin), precision)
 
     def prepare(self, spec: OpSpec, sample: Sample, device: str) -> Prepared:
         """A freshly compiled model and its infer request as a zero-argument call on tensors made once; an
@@ -170,6 +172,26 @@ def _compiled(model: bytes, plugin: str) -> tuple[Any, dict[str, Any]]:
     with at_stage(Stage.COMPILE):
         compiled = core.compile_model(read, plugin, config)
     return compiled, _runtime_precision(compiled)
+
+
+# A case's dtype -> the runtime precisions that compute it in fewer bits (the CPU plugin's documented downcasts).
+NARROWER = {"float64": ("f32", "f16", "bf16"), "int64": ("i32", "i16", "i8"), "uint64": ("u32", "i32")}
+# Layers that only hold constants (shapes, axes) or convert at the model's edges, not the op's computation.
+NOT_THE_OP = ("Convert", "Const", "Constant")
+
+
+def lowered_precision(dtype: str, precision: dict[str, Any], plugin: str) -> str | None:
+    """Why the case's work ran in a narrower type than its dtype, read from the compiled model's own layers: the
+    plugin ran float64 in f32 or int64 in i32. A lower precision is a place the work ran other than the one asked
+    for, so it is reported as a fallback (never a pass), whatever the values; None when it ran in the dtype."""
+    narrower = NARROWER.get(dtype, ())
+    layers = [layer.rsplit(":", 1) for layer in precision.get("runtime_layers", [])]
+    lower = [f"{kind}:{p}" for kind, p in layers if p in narrower and kind not in NOT_THE_OP]
+    if not lower:
+        return None
+    return (f"OpenVINO's {plugin} plugin computed this {dtype} node in "
+            f"{'/'.join(sorted({p.rsplit(':', 1)[1] for p in lower}))} (runtimePrecision of its layers "
+            f"{', '.join(dict.fromkeys(lower))})")
 
 
 def _runtime_precision(compiled) -> dict[str, Any]:
