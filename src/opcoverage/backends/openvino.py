@@ -176,8 +176,6 @@ def _compiled(model: bytes, plugin: str) -> tuple[Any, dict[str, Any]]:
 
 # A case's dtype -> the runtime precisions that compute it in fewer bits (the CPU plugin's documented downcasts).
 NARROWER = {"float64": ("f32", "f16", "bf16"), "int64": ("i32", "i16", "i8"), "uint64": ("u32", "i32")}
-# Layers that only hold constants (shapes, axes) or convert at the model's edges, not the op's computation.
-NOT_THE_OP = ("Convert", "Const", "Constant")
 
 
 def lowered_precision(dtype: str, precision: dict[str, Any], plugin: str) -> str | None:
@@ -186,7 +184,9 @@ def lowered_precision(dtype: str, precision: dict[str, Any], plugin: str) -> str
     for, so it is reported as a fallback (never a pass), whatever the values; None when it ran in the dtype."""
     narrower = NARROWER.get(dtype, ())
     layers = [layer.rsplit(":", 1) for layer in precision.get("runtime_layers", [])]
-    lower = [f"{kind}:{p}" for kind, p in layers if p in narrower and kind not in NOT_THE_OP]
+    # Every layer counts, Converts and constants too: a Convert's precision is what it reads (a cast to int64 that
+    # reads i32 was computed in i32), and a folded op is a constant of the precision it was computed in.
+    lower = [f"{kind}:{p}" for kind, p in layers if p in narrower]
     if not lower:
         return None
     return (f"OpenVINO's {plugin} plugin computed this {dtype} node in "
