@@ -3,13 +3,14 @@
 __version__ = "0.1.0"
 
 from opcoverage.errors import CatalogError, UsageError  # noqa: E402
-from opcoverage.types import CaseResult, Sample, Status, Target, case_id  # noqa: E402
+from opcoverage.types import CaseResult, Sample, Stage, Status, Target, case_id  # noqa: E402
 
 __all__ = [
     "__version__",
     "CaseResult",
     "CatalogError",
     "Sample",
+    "Stage",
     "Status",
     "Target",
     "UsageError",

@@ -33,6 +33,23 @@ class Status(str, enum.Enum):
         return self not in (Status.PASS, Status.SKIPPED)
 
 
+class Stage(str, enum.Enum):
+    """Where in a compile-per-case stack a case failed, recorded as ``extra.stage``: a report can then say "IREE
+    fails to compile 31 ops" without reading messages. In pipeline order: the framework traces the call (capture),
+    exports a program (export), converts it into the stack's own IR (convert), lowers or partitions it (lower),
+    compiles it for the device (compile), and runs it (run)."""
+
+    CAPTURE = "capture"
+    EXPORT = "export"
+    CONVERT = "convert"
+    LOWER = "lower"
+    COMPILE = "compile"
+    RUN = "run"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 # Device names for the same kind of hardware across frameworks: jax says gpu where torch says cuda, and ONNX
 # Runtime's GPU execution providers run on that GPU too. Other names are their own class (tpu, mps, xpu, ...).
 DEVICE_CLASSES = {"cuda": "gpu", "gpu": "gpu", "rocm": "gpu", "hip": "gpu", "tensorrt": "gpu", "migraphx": "gpu",

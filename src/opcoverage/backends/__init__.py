@@ -25,6 +25,9 @@ BUILTIN = {
     "onnxruntime": "opcoverage.backends.onnxruntime:OnnxRuntimeBackend",
     "torch_dist": "opcoverage.backends.torch_dist:TorchDistBackend",
     "jax_dist": "opcoverage.backends.jax_dist:JaxDistBackend",
+    "openvino": "opcoverage.backends.openvino:OpenVinoBackend",
+    "executorch": "opcoverage.backends.executorch:ExecuTorchBackend",
+    "iree": "opcoverage.backends.iree:IreeBackend",
 }
 PLUGIN_CALL_TIMEOUT_S = 30.0  # a plugin's devices() or version() that takes longer is broken (a hung driver query)
 

@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, runtime
 import numpy as np
 
 from opcoverage.catalog.spec import OpSpec
-from opcoverage.types import Sample, Status
+from opcoverage.types import Sample, Stage, Status
 
 
 @dataclass(frozen=True)
@@ -138,6 +138,28 @@ def reached(names: Callable[[], Iterable[str]]) -> Iterator[None]:
     except BaseException as exc:
         exc.opcov_dispatched = tuple(dict.fromkeys(names()))  # type: ignore[attr-defined]
         raise
+
+
+@contextlib.contextmanager
+def at_stage(stage: Stage) -> Iterator[None]:
+    """Mark an exception raised inside with the pipeline stage it came from (``opcov_stage``); the runner records
+    it as ``extra.stage``. The innermost stage wins, so a helper may mark a finer stage than its caller::
+
+        with at_stage(Stage.CONVERT):
+            model = core.read_model(model_bytes, b"")
+    """
+    try:
+        yield
+    except BaseException as exc:
+        if getattr(exc, "opcov_stage", None) is None:
+            exc.opcov_stage = Stage(stage)  # type: ignore[attr-defined]
+        raise
+
+
+def failed_stage(error: BaseException) -> Stage | None:
+    """The stage an exception was marked with by ``at_stage``, if any."""
+    stage = getattr(error, "opcov_stage", None)
+    return Stage(stage) if stage is not None else None
 
 
 def thread_budget() -> int | None:

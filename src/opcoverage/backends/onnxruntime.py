@@ -6,13 +6,14 @@ import ctypes
 import functools
 import importlib.util
 import os
+import re
 import time
 from typing import Any
 
 import numpy as np
 
-from opcoverage.backends.base import (ArrayInfo, DeviceInfo, Execution, NotApplicable, Prepared, classify_by_message,
-                                     reached, thread_budget)
+from opcoverage.backends.base import (ArrayInfo, DeviceInfo, Execution, NotApplicable, Prepared, Unsupported,
+                                     classify_by_message, reached, thread_budget)
 from opcoverage.catalog.dtypes import dtype_name, numpy_dtype
 from opcoverage.catalog.spec import CallBinding, OnnxBinding, OnnxCall, OpSpec, SampleSpec, resolve_dotted
 from opcoverage.types import Sample, Status
@@ -91,9 +92,10 @@ class OnnxRuntimeBackend:
         model, op_type, feeds = build_model(binding, sample, spec.result_dtype)
         provider = PROVIDERS.get(device, device)
         with reached(lambda: (op_type,)):
+            model, negotiated = negotiate_versions(model)
             session, fallback = _session_or_fallback(model, provider, f"the {op_type} node")
             outputs = session.run_with_ort_values(None, {name: _to_ortvalue(a) for name, a in feeds.items()})
-        return Execution(tuple(_from_ortvalue(v) for v in outputs), (op_type,), fallback)
+        return Execution(tuple(_from_ortvalue(v) for v in outputs), (op_type,), fallback, negotiated)
 
     def prepare(self, spec: OpSpec, sample: Sample, device: str) -> Prepared:
         """A fresh session of the case's single-node model (CPU fallback disabled, as in ``run``) as a zero-argument
@@ -102,6 +104,7 @@ class OnnxRuntimeBackend:
         binding = spec.bindings["onnx"]
         assert isinstance(binding, OnnxBinding)
         model, _, feeds = build_model(binding, sample, spec.result_dtype)
+        model, _ = negotiate_versions(model)
         provider = PROVIDERS.get(device, device)
         values = {name: _to_ortvalue(a) for name, a in feeds.items()}
         start = time.perf_counter()
@@ -142,6 +145,79 @@ def _ort():
 
     onnxruntime.set_default_logger_severity(4)  # errors reach us as exceptions; keep stderr clean
     return onnxruntime
+
+
+@functools.lru_cache(maxsize=None)
+def runtime_limits() -> tuple[int, int]:
+    """(the newest model IR version, the newest ai.onnx opset) this onnxruntime loads, read from its own refusals
+    of a one-node model stamped with the installed onnx's newest: an older runtime (1.24 beside onnx 1.23) says
+    "max supported IR version: 13" and "official support for domain ai.onnx is till opset 25"."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    ir_version, opset = onnx.IR_VERSION, onnx.defs.onnx_opset_version()
+    for _ in range(3):  # one refusal per limit
+        graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "probe",
+                                  [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+        model.ir_version = ir_version
+        try:
+            _ort().InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+            break
+        except Exception as exc:
+            ir_limit = re.search(r"max supported IR version: (\d+)", str(exc))
+            opset_limit = re.search(r"support for domain ai\.onnx is till opset (\d+)", str(exc))
+            if ir_limit:
+                ir_version = int(ir_limit.group(1))
+            elif opset_limit:
+                opset = int(opset_limit.group(1))
+            else:
+                break
+    return ir_version, opset
+
+
+def negotiate_versions(model: bytes) -> tuple[bytes, dict[str, Any]]:
+    """The model restamped with the IR version and ai.onnx opset this runtime loads, when it is older than the onnx
+    package that built the model, and what changed (``extra.negotiated``). A node whose schema is newer than the
+    runtime's newest opset is not restamped: the runtime lacks that opset, which is reported as such
+    (``Unsupported``, "this onnxruntime lacks opset N"), apart from a missing kernel."""
+    max_ir, max_opset = runtime_limits()
+    import onnx
+
+    proto = onnx.ModelProto.FromString(model)
+    default = next((o for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
+    changes: dict[str, Any] = {}
+    if default is not None and default.version > max_opset:
+        built = default.version
+        for node in proto.graph.node:
+            if node.domain not in ("", "ai.onnx"):
+                continue
+            since = onnx.defs.get_schema(node.op_type, built).since_version
+            if since <= max_opset:
+                continue
+            lacks = (f"this onnxruntime ({_ort().__version__}) lacks opset {since}: it loads ai.onnx up to opset "
+                     f"{max_opset}, and the node is {node.op_type}-{since}")
+            try:
+                older = onnx.defs.get_schema(node.op_type, max_opset).since_version
+            except onnx.defs.SchemaError:
+                raise Unsupported(f"{lacks}, which has no earlier version (not a missing kernel: the runtime "
+                                  "predates the operator)") from None
+            changes["node"] = f"{node.op_type}-{since} ran as {node.op_type}-{older}"
+        default.version = max_opset
+        if "node" in changes:  # an earlier version of the op: it must take these types and attributes too
+            try:
+                onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)
+            except onnx.shape_inference.InferenceError as exc:
+                raise Unsupported(f"{lacks}; its opset-{max_opset} version does not take this node "
+                                  f"({_first_line(exc)})") from None
+        changes["opset"] = {"built": built, "ran": max_opset}
+    if proto.ir_version > max_ir:
+        changes["ir_version"] = {"built": proto.ir_version, "ran": max_ir}
+        proto.ir_version = max_ir
+    if not changes:
+        return model, {}
+    return proto.SerializeToString(), {"negotiated": changes}
 
 
 def _cpu_name() -> str:

@@ -131,6 +131,8 @@ PROVIDERS = {
     "onnxruntime": "opcoverage.claims.onnxruntime:OnnxRuntimeClaims",
     "torch": "opcoverage.claims.torch:TorchClaims",
     "jax": "opcoverage.claims.jax:JaxClaims",
+    "openvino": "opcoverage.claims.openvino:OpenVinoClaims",
+    "executorch": "opcoverage.claims.executorch:ExecuTorchClaims",
 }
 
 

@@ -51,11 +51,16 @@ class OnnxRuntimeClaims:
         self.cases = cases
         self.provider = PROVIDERS.get(target.device, target.device)
         self.kernels: dict[tuple[str, str], list[Any]] = defaultdict(list)
+        self.source = (f"onnxruntime {onnxruntime.__version__} kernel registry (get_all_opkernel_def) for "
+                       f"{self.provider}: per op, opset and type")
+        crash = _registry_crash()
+        if crash:
+            self.missing = (f"this onnxruntime build ({onnxruntime.__version__}) cannot list its kernels: "
+                            f"get_all_opkernel_def() dies from {crash}")
+            return
         for kernel in state.get_all_opkernel_def():
             if kernel.provider == self.provider:
                 self.kernels[(_domain(kernel.domain), kernel.op_name)].append(kernel)
-        self.source = (f"onnxruntime {onnxruntime.__version__} kernel registry (get_all_opkernel_def) for "
-                       f"{self.provider}: per op, opset and type")
         self.missing = "" if self.kernels else (
             f"this onnxruntime build ({onnxruntime.__version__}) registers no {self.provider} kernels; "
             "audit where the run's execution provider is installed")
@@ -163,6 +168,23 @@ class OnnxRuntimeClaims:
                 bound.setdefault(formal.type_str, type_str)
                 bound.setdefault(formal.name, type_str)
         return Node(node.op_type, domain, schema.since_version, bound, schema, model_bytes)
+
+
+def _registry_crash() -> str:
+    """Why reading the kernel registry would kill this process, asked of a child first: onnxruntime-openvino 1.24's
+    get_all_opkernel_def() segfaults. "" when it reads fine."""
+    import signal
+    import subprocess
+    import sys
+
+    probe = "from onnxruntime.capi import onnxruntime_pybind11_state as s; s.get_all_opkernel_def()"
+    code = subprocess.run([sys.executable, "-c", probe], capture_output=True).returncode
+    if code >= 0:
+        return ""
+    try:
+        return f"signal {-code} ({signal.Signals(-code).name})"
+    except ValueError:
+        return f"signal {-code}"
 
 
 def _domain(domain: str) -> str:

@@ -14,7 +14,7 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 from opcoverage.backends import get_backend
-from opcoverage.backends.base import NotApplicable, as_output_tuple
+from opcoverage.backends.base import NotApplicable, as_output_tuple, failed_stage
 from opcoverage.catalog import dtypes as dt
 from opcoverage.catalog.loader import Catalog
 from opcoverage.catalog.samples import generate
@@ -175,8 +175,11 @@ def _raised(base: dict, backend: Any, exc: BaseException, duration: float) -> Ca
         status = Status(backend.classify(exc))
     except Exception as classify_exc:  # a backend whose classifier breaks: the original error stands
         status, message = Status.ERROR, f"{message} (and classify() raised {_message(classify_exc)})"[:MESSAGE_LIMIT]
+    extra = {"traceback": _short_traceback(exc)} if status is Status.ERROR else {}
+    if failed_stage(exc) is not None:  # a compile-per-case stack says where it failed (base.at_stage)
+        extra["stage"] = failed_stage(exc).value
     return CaseResult(**base, status=status, message=message, duration_s=duration, dispatched=dispatched,
-                      extra={"traceback": _short_traceback(exc)} if status is Status.ERROR else {})
+                      extra=extra)
 
 
 # The next lower precision a backend may silently compute a dtype in (OpenVINO's CPU plugin runs f64 as f32 and

@@ -16,16 +16,10 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from opcoverage.cache import cache_root  # noqa: F401  (re-exported: tests and the suite import it from here)
+
 DATA_FORMAT = 2  # bump when the cache layout or the index changes
 DEFAULT_RTOL, DEFAULT_ATOL = 1e-3, 1e-7  # onnx.backend.test's TestCase tolerances for node tests
-
-
-def cache_root() -> Path:
-    """OPCOV_CACHE_DIR, else $XDG_CACHE_HOME/opcoverage, else ~/.cache/opcoverage."""
-    if os.environ.get("OPCOV_CACHE_DIR"):
-        return Path(os.environ["OPCOV_CACHE_DIR"])
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "opcoverage"
 
 
 def shipped_node_dir() -> Path | None:

@@ -1,0 +1,260 @@
+"""IREE backend: imports each case's single-node ONNX model into MLIR, compiles it to a .vmfb, and runs it.
+
+It consumes the ``onnx`` binding rather than jax's StableHLO: the ONNX node is the same question every other
+ONNX consumer here is asked (ONNX Runtime, OpenVINO), IREE's in-process ONNX importer takes it without a second
+framework in the loop, and the onnx binding covers more of the catalog than a StableHLO export of the jax
+binding would add (a jax export first passes through XLA's own lowering, whose custom calls, such as LAPACK's,
+IREE cannot legalize at all).
+
+Stages: the importer (``convert``: an ONNX op it has no rule for is ``unsupported``), the compiler
+(``compile``: "failed to legalize operation" is ``unsupported``) and the runtime (``run``). ``compile_str`` runs
+``iree-compile`` as a child process: a compiler that dies on a signal (Unique's segfault) fails only its own
+case, as ``crash`` with the signal, and the worker goes on. IREE demotes float64 to float32 by default
+(``--iree-input-demote-f64-to-f32``, IREE #15830); the runtime then fails on the buffer sizes, and the failure's
+message says so.
+
+Compiled modules are cached on disk by op, dtype, model signature, opset and target (``OPCOV_CACHE_DIR``).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import re
+import time
+from typing import Any
+
+import numpy as np
+
+from opcoverage.backends.base import (ArrayInfo, DeviceInfo, Execution, Prepared, Unsupported, at_stage,
+                                     classify_by_message, failed_stage, reached)
+from opcoverage.catalog.dtypes import dtype_name
+from opcoverage.catalog.spec import OnnxBinding, OpSpec
+from opcoverage.types import Sample, Stage, Status
+
+# Target device -> (the compiler's target backend, the runtime's HAL driver, what it needs here).
+DEVICES = {
+    "llvm-cpu": ("llvm-cpu", "local-sync", "the CPU, through LLVM; run on the synchronous single-thread driver"),
+    "vulkan": ("vulkan-spirv", "vulkan", "a Vulkan GPU (SPIR-V); needs the Vulkan loader and a device"),
+    "cuda": ("cuda", "cuda", "an NVIDIA GPU; needs libcuda.so and a device"),
+    "rocm": ("rocm", "hip", "an AMD GPU (HIP); needs libamdhip64.so and a device"),
+}
+# Compile for this machine's CPU (the default, a generic x86-64, leaves the vector units unused); the cache key
+# carries the CPU model, so a cache moved to another machine is not reused there.
+COMPILE_FLAGS = {"llvm-cpu": ["--iree-llvmcpu-target-cpu=host"]}
+INSTALL = "pip install iree-base-compiler iree-base-runtime (or pip install 'opcoverage[iree]')"
+# Compiler diagnostics that mean "no lowering for this op or type" rather than a broken compiler.
+NOT_LEGALIZED = re.compile(r"failed to legalize|unsupported|not supported|failed to convert|No lowering|"
+                           r"unhandled|unimplemented|not implemented", re.IGNORECASE)
+DEMOTED_F64 = "IREE demotes float64 to float32 by default (--iree-input-demote-f64-to-f32; iree-org/iree#15830)"
+
+
+class IreeBackend:
+    framework = "iree"
+    binding = "onnx"
+
+    def devices(self) -> list[DeviceInfo]:
+        missing = [m for m in ("onnx", "iree.compiler", "iree.runtime") if _missing(m)]
+        if missing:
+            reason = f"package {' and '.join(missing)} not installed ({INSTALL})"
+            return [DeviceInfo(d, False, reason) for d in DEVICES]
+        from iree.compiler.tools.core import query_available_targets
+
+        import iree.runtime as rt
+
+        targets, drivers = set(query_available_targets()), set(rt.query_available_drivers())
+        out = []
+        for device, (backend, driver, what) in DEVICES.items():
+            if backend not in targets or driver not in drivers:
+                out.append(DeviceInfo(device, False, f"this IREE build lacks the {backend} compiler target or the "
+                                                     f"{driver} driver; it runs on {what}"))
+                continue
+            try:
+                found = rt.get_driver(driver).query_available_devices()
+            except Exception as exc:  # the driver's library (libcuda, the Vulkan loader) is not on this machine
+                out.append(DeviceInfo(device, False, f"{what}: {str(exc).strip().splitlines()[0][:160]}"))
+                continue
+            if not found:
+                out.append(DeviceInfo(device, False, f"the {driver} driver sees no device ({what})"))
+            else:
+                name = _cpu_name() if device == "llvm-cpu" else str(found[0].get("name", ""))
+                out.append(DeviceInfo(device, True, name=name, driver=f"compiler target {backend}, HAL driver {driver}"))
+        return out
+
+    def normalize_device(self, device: str) -> str:
+        return {"cpu": "llvm-cpu", "llvm_cpu": "llvm-cpu", "hip": "rocm"}.get(device.lower(), device.lower())
+
+    def version(self) -> dict[str, str]:
+        from importlib.metadata import version
+
+        import onnx
+
+        return {"iree-base-compiler": version("iree-base-compiler"), "iree-base-runtime": version("iree-base-runtime"),
+                "onnx": onnx.__version__}
+
+    def dispatched(self, spec: OpSpec, sample: Sample) -> tuple[str, ...]:
+        return (_model(spec, sample)[1],)
+
+    def run(self, spec: OpSpec, sample: Sample, device: str) -> Execution:
+        model, op_type, feeds = _model(spec, sample)
+        with reached(lambda: (op_type,)):
+            vmfb, cached = _vmfb(spec.name, sample.dtype, model, device)
+            with at_stage(Stage.RUN):
+                try:
+                    outputs = _invoke(vmfb, device, _function_name(model), list(feeds.values()))
+                except Exception as exc:
+                    if sample.dtype == "float64" or any(a.dtype == np.float64 for a in feeds.values()):
+                        raise RuntimeError(f"{DEMOTED_F64}, and the runtime then fails: {exc}") from exc
+                    raise
+        return Execution(outputs, (op_type,), None, {"cache": "hit" if cached else "built"})
+
+    def prepare(self, spec: OpSpec, sample: Sample, device: str) -> Prepared:
+        """The loaded function as a zero-argument call on its inputs; ``first_call_s`` covers importing, compiling
+        (never from the disk cache), loading the module and the first call."""
+        model, _, feeds = _model(spec, sample)
+        inputs = list(feeds.values())
+        start = time.perf_counter()
+        vmfb = _compile(model, device)
+        function = _function.__wrapped__(vmfb, device, _function_name(model))
+        outputs = _to_host(function(*inputs))
+        first = time.perf_counter() - start
+        infos = tuple(ArrayInfo(tuple(o.shape), dtype_name(o.dtype), o.nbytes) for o in outputs)
+        return Prepared(functools.partial(lambda f, a: _to_host(f(*a)), function, inputs), infos, first, 1)
+
+    def classify(self, error: BaseException) -> Status:
+        stage = failed_stage(error)
+        if isinstance(error, CompilerCrash):
+            return Status.CRASH
+        if stage is Stage.CONVERT:
+            return Status.UNSUPPORTED
+        if stage is Stage.COMPILE and NOT_LEGALIZED.search(str(error)):
+            return Status.UNSUPPORTED
+        return classify_by_message(error)
+
+
+def _missing(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is None
+    except ModuleNotFoundError:  # the parent package (iree) is absent
+        return True
+
+
+def _model(spec: OpSpec, sample: Sample) -> tuple[bytes, str, dict[str, np.ndarray]]:
+    from opcoverage.backends.onnxruntime import build_model
+
+    binding = spec.bindings["onnx"]
+    assert isinstance(binding, OnnxBinding)
+    return build_model(binding, sample, spec.result_dtype)
+
+
+def _function_name(model: bytes) -> str:
+    """The importer names the module's function after the ONNX graph."""
+    import onnx
+
+    return onnx.ModelProto.FromString(model).graph.name
+
+
+@functools.lru_cache(maxsize=None)
+def _cache():
+    from opcoverage.cache import CompileCache
+
+    return CompileCache("iree", IreeBackend().version(), suffix=".vmfb")
+
+
+def _vmfb(op: str, dtype: str, model: bytes, device: str) -> tuple[bytes, bool]:
+    from opcoverage.cache import digest
+
+    cache = _cache()
+    key = cache.key(op=op, dtype=dtype, signature=digest(model), opset=None, target=device,
+                    flags=COMPILE_FLAGS.get(device, []), cpu=_cpu_name())
+    return cache.get_or_build(key, lambda: _compile(model, device))
+
+
+def import_onnx(model: bytes) -> str:
+    """The model as MLIR in IREE's torch-onnx input dialect, imported in this process."""
+    import onnx
+    from iree.compiler.extras import onnx_importer
+    from iree.compiler.ir import Context
+
+    # The single-node model declares its outputs' types but not their shapes: the importer wants both.
+    proto = onnx.shape_inference.infer_shapes(onnx.ModelProto.FromString(model))
+    info = onnx_importer.ModelInfo(proto)
+    module = info.create_module(context=Context()).operation
+    onnx_importer.NodeImporter.define_function(info.main_graph, module).import_all()
+    module.verify()
+    return module.get_asm(assume_verified=True)
+
+
+def _compile(model: bytes, device: str) -> bytes:
+    import iree.compiler as compiler
+
+    with at_stage(Stage.CONVERT):
+        try:
+            text = import_onnx(model)
+        except Exception as exc:
+            raise Unsupported(f"IREE's ONNX importer cannot import the node: {_first_line(exc)}") from exc
+    with at_stage(Stage.COMPILE):
+        try:
+            return compiler.compile_str(text, input_type="onnx", target_backends=[DEVICES[device][0]],
+                                        extra_args=COMPILE_FLAGS.get(device, []))
+        except compiler.CompilerToolError as exc:
+            code = re.search(r"Error code: (-?\d+)", str(exc))
+            if code and int(code.group(1)) < 0:
+                raise CompilerCrash(f"iree-compile died from {_signal_name(-int(code.group(1)))}: "
+                                    f"{compile_diagnostic(exc)}") from exc
+            raise RuntimeError(f"iree-compile failed: {compile_diagnostic(exc)}") from exc
+
+
+class CompilerCrash(RuntimeError):
+    """iree-compile (which compile_str runs as a child process) died from a signal: the case is a ``crash``."""
+
+
+def _signal_name(number: int) -> str:
+    import signal
+
+    try:
+        return f"signal {number} ({signal.Signals(number).name})"
+    except ValueError:
+        return f"signal {number}"
+
+
+def compile_diagnostic(exc: BaseException) -> str:
+    """The compiler's first ``error:`` line (with the op it names), not its whole invocation and IR dump."""
+    lines = str(exc).splitlines()
+    errors = [line.split("error:", 1)[1].strip() for line in lines if "error:" in line]
+    return "; ".join(dict.fromkeys(errors[:3])) if errors else _first_line(exc)
+
+
+@functools.lru_cache(maxsize=None)
+def _config(driver: str):
+    import iree.runtime as rt
+
+    return rt.Config(driver)
+
+
+@functools.lru_cache(maxsize=64)
+def _function(vmfb: bytes, device: str, name: str):
+    import iree.runtime as rt
+
+    context = rt.SystemContext(config=_config(DEVICES[device][1]))
+    context.add_vm_module(rt.VmModule.copy_buffer(context.instance, vmfb))
+    return context.modules.module[name]
+
+
+def _invoke(vmfb: bytes, device: str, name: str, inputs: list[np.ndarray]) -> tuple[np.ndarray, ...]:
+    return _to_host(_function(vmfb, device, name)(*[np.require(a, requirements="C") for a in inputs]))
+
+
+def _to_host(result: Any) -> tuple[np.ndarray, ...]:
+    values = result if isinstance(result, (tuple, list)) else (result,)
+    return tuple(np.array(v.to_host() if hasattr(v, "to_host") else v, copy=True) for v in values)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
+def _cpu_name() -> str:
+    from opcoverage.environment import cpu_model
+
+    return cpu_model()
