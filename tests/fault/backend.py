@@ -43,21 +43,11 @@ class FaultBackend:
             raise Unsupported(f"fault backend has no kernel for {spec.name} in {sample.dtype}")
         if device == "error":
             raise RuntimeError("fault backend: injected failure")
-        args = [a.astype(np.float64) if a.dtype.kind == "f" or a.dtype.name == "bfloat16" else a for a in sample.args]
-        outputs = tuple(np.asarray(o) for o in as_output_tuple(spec.reference.resolve()(*args, **spec.reference.rename(sample.kwargs))))
-        outputs = tuple(o.astype(sample.args[0].dtype) if o.dtype.kind == "f" else o for o in outputs)
-        first = outputs[0]
-        if device == "wrong" or os.environ.get("OPCOV_FAULT_BREAK") == spec.name:
-            first = first + np.ones_like(first)
-        elif device == "nan" and first.dtype.kind == "f":
-            first = np.full_like(first, np.nan)
-        elif device == "shape":
-            first = first.reshape(-1)[:-1] if first.size else np.zeros(1, first.dtype)
-        elif device == "dtype":
-            first = first.astype(np.float64 if first.dtype != np.float64 else np.float32)
+        broken = "wrong" if os.environ.get("OPCOV_FAULT_BREAK") == spec.name else device
+        outputs = broken_outputs(broken, spec, sample)
         fallback = "ran on the host CPU" if device == "fallback" else None
         # The worker's pid shows which worker process ran the case (tests of the pool's lanes).
-        return Execution((first,) + outputs[1:], ("fault::" + spec.name,), fallback, {"pid": os.getpid()})
+        return Execution(outputs, ("fault::" + spec.name,), fallback, {"pid": os.getpid()})
 
     def prepare(self, spec, sample, device):
         """A timed call that sleeps a fixed time (the roofline's kernels really run, in NumPy, so the roofs are
@@ -95,3 +85,28 @@ def install(tmp_path, monkeypatch):
     yield
     monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(tmp_path / "site")])
     backends.cache_clear()
+
+
+def reference_outputs(spec, args, kwargs) -> tuple[np.ndarray, ...]:
+    """The op's own float64 reference on ``args`` (floats widened to float64): a backend that is always right."""
+    wide = [a.astype(np.float64) if a.dtype.kind == "f" or a.dtype.name == "bfloat16" else a for a in args]
+    with np.errstate(all="ignore"):
+        result = spec.reference.resolve()(*wide, **spec.reference.rename(kwargs))
+    return tuple(np.asarray(o) for o in as_output_tuple(result))
+
+
+def broken_outputs(fault: str, spec, sample) -> tuple[np.ndarray, ...]:
+    """The reference's outputs in the sample's dtype, the first broken as ``fault`` says: wrong (+1), nan, shape
+    (one value short), dtype (float64 <-> float32); any other fault leaves them right."""
+    outputs = tuple(o.astype(sample.args[0].dtype) if o.dtype.kind == "f" else o
+                    for o in reference_outputs(spec, sample.args, sample.kwargs))
+    first = outputs[0]
+    if fault == "wrong":
+        first = first + np.ones_like(first)
+    elif fault == "nan" and first.dtype.kind == "f":
+        first = np.full_like(first, np.nan)
+    elif fault == "shape":
+        first = first.reshape(-1)[:-1] if first.size else np.zeros(1, first.dtype)
+    elif fault == "dtype":
+        first = first.astype(np.float64 if first.dtype != np.float64 else np.float32)
+    return (first,) + outputs[1:]

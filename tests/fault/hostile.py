@@ -11,20 +11,13 @@ import time
 
 import numpy as np
 
-from opcoverage.backends.base import DeviceInfo, Execution, as_output_tuple, classify_by_message
+from opcoverage.backends.base import DeviceInfo, Execution, classify_by_message
+from tests.fault.backend import broken_outputs, reference_outputs
 
 # device -> what a case on it does. Each misbehaves the same way on every case.
 HOSTILE = ("ok", "segfault", "abort", "exit", "sysexit", "interrupt", "sigterm", "hang", "raise", "flood", "wrong",
            "shape", "dtype", "nan")
 FLOOD_BYTES = 4 * 2**20
-
-
-def reference_outputs(spec, args, kwargs) -> tuple[np.ndarray, ...]:
-    """The op's own float64 reference on ``args`` (floats widened to float64): a backend that is always right."""
-    wide = [a.astype(np.float64) if a.dtype.kind == "f" or a.dtype.name == "bfloat16" else a for a in args]
-    with np.errstate(all="ignore"):
-        result = spec.reference.resolve()(*wide, **spec.reference.rename(kwargs))
-    return tuple(np.asarray(o) for o in as_output_tuple(result))
 
 
 class HostileBackend:
@@ -65,18 +58,7 @@ class HostileBackend:
                 sys.stderr.write(chunk)
                 os.write(1, chunk.encode())
                 os.write(2, chunk.encode())
-        outputs = tuple(o.astype(sample.args[0].dtype) if o.dtype.kind == "f" else o
-                        for o in reference_outputs(spec, sample.args, sample.kwargs))
-        first = outputs[0]
-        if device == "wrong":
-            first = first + np.ones_like(first)
-        elif device == "nan":
-            first = np.full_like(first, np.nan)
-        elif device == "shape":
-            first = first.reshape(-1)[:-1] if first.size else np.zeros(1, first.dtype)
-        elif device == "dtype":
-            first = first.astype(np.float64 if first.dtype != np.float64 else np.float32)
-        return Execution((first,) + outputs[1:], ("hostile::" + spec.name,))
+        return Execution(broken_outputs(device, spec, sample), ("hostile::" + spec.name,))
 
     def classify(self, error):
         return classify_by_message(error)

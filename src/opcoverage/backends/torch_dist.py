@@ -193,7 +193,7 @@ class TorchDistBackend:
         if device in ("nccl", "xccl") and not (torch.cuda.is_available() or hasattr(torch, "xpu")
                                                and torch.xpu.is_available()):
             return DeviceInfo(device, False, f"{device} needs a GPU and none is visible here")
-        return DeviceInfo(device, True, name=f"torch.distributed {device}", driver=f"world sizes 2 and 4")
+        return DeviceInfo(device, True, name=f"torch.distributed {device}", driver="world sizes 2 and 4")
 
     def normalize_device(self, device: str) -> str:
         return device.lower()

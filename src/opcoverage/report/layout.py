@@ -23,7 +23,7 @@ from opcoverage.report import markdown as md
 from opcoverage.report import pictures
 from opcoverage.report.pages import INDEX_BUDGET, SUMMARY_BUDGET, TARGET_BUDGET, Page
 from opcoverage.report.perf import render_perf, ratio_section
-from opcoverage.report.rollup import Rollup, rollup, summarize
+from opcoverage.report.rollup import Rollup, lower_precision, rollup, summarize
 from opcoverage.report.tables import table
 from opcoverage.results import ResultsFile
 
@@ -59,7 +59,7 @@ class Report:
         self.audit = audit
         self.changes = changes  # an opcoverage.diff.Diff against the baseline, or None
         self.roll: Rollup = rollup(self.results, categories(results_file))
-        self.lowered = md.lower_precision(self.results)
+        self.lowered = lower_precision(self.results)
         # An external suite's index and pictures roll its tests up by the op type they test (ONNX's 1,884 node
         # tests are 180 op types); its target pages keep one row per test.
         self.by_op_type = sorted((replace(r, op=str(r.extra["op_type"])) for r in self.results
@@ -67,7 +67,7 @@ class Report:
         if self.by_op_type and len(self.by_op_type) == len(self.results):
             suite = str(self.env.get("suite", "suite"))
             self.overview = rollup(self.by_op_type, {r.op: f"{suite} op types" for r in self.by_op_type})
-            self.overview_lowered = md.lower_precision(self.by_op_type)
+            self.overview_lowered = lower_precision(self.by_op_type)
         else:
             self.by_op_type = self.results
             self.overview, self.overview_lowered = self.roll, self.lowered
@@ -100,7 +100,7 @@ class Report:
             from opcoverage.report.diff import render as render_diff
 
             page.add(render_diff(self.changes, level=2, rows_per_list=30).splitlines() + [""], keep=3,
-                     what=f"the changes since the baseline (`opcoverage diff` writes them whole)")
+                     what="the changes since the baseline (`opcoverage diff` writes them whole)")
         page.add(md.environment_section(env, roll.targets))
         catalog_ops = int(env.get("catalog_ops") or len(roll.ops) or 1)
         rows = md.summary_rows(roll, summarize(roll), catalog_ops, self.lowered, self.page_name)

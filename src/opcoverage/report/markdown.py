@@ -11,7 +11,7 @@ from collections import defaultdict
 from typing import Any
 
 from opcoverage.expectations import GateReport
-from opcoverage.report.rollup import Cell, Level, Rollup, lower_precision
+from opcoverage.report.rollup import Cell, Level, Rollup
 from opcoverage.report.tables import escape, row, table
 from opcoverage.types import CaseResult, Status
 
