@@ -3,10 +3,8 @@ them, unpadded tables (one changed verdict changes one line), CSVs, SVG pictures
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 

@@ -58,8 +58,6 @@ def install(tmp_path, monkeypatch):
     (dist / "entry_points.txt").write_text(
         "[opcoverage.backends]\ntorchfault = tests.fault.torch_devices:TorchFaultBackend\n")
     monkeypatch.syspath_prepend(str(tmp_path / "torchfault-site"))
-    backends.backends.cache_clear()
-    backends._devices.cache_clear()
+    backends.cache_clear()
     yield
-    backends.backends.cache_clear()
-    backends._devices.cache_clear()
+    backends.cache_clear()

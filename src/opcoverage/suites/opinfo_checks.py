@@ -169,7 +169,6 @@ def narrowed(expected, dtype):
 def oracle(op, sample_cpu, dtype, ref_ok: bool, float64_ok: bool, seed: int) -> tuple[Any, str, list[str]]:
     """(expected, oracle name, why earlier oracles were passed over); raises when even the CPU raises."""
     import numpy as np
-    import torch
 
     tried = []
     if ref_ok:
@@ -206,7 +205,6 @@ class Tolerance:
 def check_samples(op, samples, dtype, device: Device, tol: Tolerance, ref_ok: bool, float64_ok: bool,
                   seed: int) -> Tally:
     """Each sample on the target against the first oracle that runs."""
-    import torch
 
     tally = Tally()
     for index, sample in enumerate(samples):
@@ -239,7 +237,6 @@ def check_samples(op, samples, dtype, device: Device, tol: Tolerance, ref_ok: bo
 
 
 def _same_dtype_agreement(op, cpu_sample, actual, tol: "Tolerance", dtype, seed: int) -> str:
-    import torch
 
     reseed(seed)
     try:
@@ -296,7 +293,6 @@ def _same_tensor(returned, given) -> bool:
 
 
 def _forward(op, sample, device: Device, seed: int):
-    import torch
 
     reseed(seed)
     result, _ = device.run(op.op, copy_to(sample, device.name))
