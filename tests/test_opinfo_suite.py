@@ -101,8 +101,8 @@ def test_run_report_and_audit_through_the_cli(tmp_path):
     assert statuses == {"samples": "pass", "errors": "pass"}
     assert data["environment"]["suite"] == "opinfo" and data["environment"]["categories"]["fliplr"] == "opinfo"
     assert main(["report", str(out), "--audit", "--out", str(report)]) == 0
-    text = report.read_text()
-    assert "### opinfo (1 ops)" in text and "torch:cpu (OpInfo)" in text
+    index, page = report.read_text(), (tmp_path / "opinfo-torch-cpu.md").read_text()
+    assert "<b>opinfo</b>: 1 ops" in index and "torch:cpu (OpInfo)" in page
 
 
 def test_opinfo_claims_are_per_dtype_and_say_when_they_under_claim():
