@@ -27,7 +27,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any, Iterator
 
-from opcoverage.execute.runner import OOM_EXTRA, Case
+from opcoverage.execute.runner import OOM_EXTRA, Case, is_out_of_memory
 from opcoverage.types import CaseResult, Status
 
 SINGLE_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
@@ -195,8 +195,6 @@ class _Worker:
 
 
 def _death_message(exitcode: int | None, output: str = "") -> str:
-    from opcoverage.execute.runner import is_out_of_memory
-
     oom = " (out of memory: an allocation past the worker's --max-memory cap)" if is_out_of_memory(output) else ""
     if exitcode is None:
         return "worker died" + oom
