@@ -49,6 +49,10 @@ class Case:
     def id(self) -> str:
         return case_id(self.op, self.target, self.dtype, self.sample)
 
+    def wanted(self, patterns: list[str] | None) -> bool:
+        """Whether --cases keeps this case: no patterns, or an id or glob among them that matches its id."""
+        return not patterns or any(fnmatch.fnmatchcase(self.id, pattern) for pattern in patterns)
+
 
 def check_filters(catalog: Catalog, ops: list[str], dtypes: list[str]) -> None:
     unknown = [o for o in ops if o not in catalog.ops]
@@ -74,7 +78,7 @@ def plan_cases(catalog: Catalog, targets: list[Target], ops: list[str] | None = 
             for sample in _samples(spec, dtype, seed, samples):
                 for target in targets:
                     case = Case(spec.name, target, dtype, sample.id, sample.label)
-                    if cases and not any(fnmatch.fnmatchcase(case.id, pattern) for pattern in cases):
+                    if not case.wanted(cases):
                         continue
                     planned.append(case)
     return planned

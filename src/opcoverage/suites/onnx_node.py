@@ -65,7 +65,7 @@ class OnnxNodeSuite:
             for index in range(test["datasets"]):
                 for target in targets:
                     case = Case(name, target, test["dtype"], f"s{index}", label, suite=self.name)
-                    if cases and not any(fnmatch.fnmatchcase(case.id, pattern) for pattern in cases):
+                    if not case.wanted(cases):
                         continue
                     planned.append(case)
         return planned

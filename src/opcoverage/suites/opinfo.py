@@ -131,7 +131,7 @@ class OpInfoSuite:
                     if dtypes and dtype not in dtypes:
                         continue
                     case = Case(name, target, dtype, kind, f"OpInfo {name}: {kind}", suite=self.name)
-                    if cases and not any(fnmatch.fnmatchcase(case.id, pattern) for pattern in cases):
+                    if not case.wanted(cases):
                         continue
                     planned.append(case)
         return planned
