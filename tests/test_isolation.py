@@ -183,3 +183,13 @@ def test_bad_pool_options(flag, capsys):
 
     assert main(["run", "--targets", "torch:cpu", *flag.split()]) == 2
     assert "must be" in capsys.readouterr().err
+
+
+def test_results_file_in_a_missing_folder_is_bad_input(tmp_path, capsys):
+    from opcoverage.cli import main
+
+    out = tmp_path / "missing" / "r.json"
+    assert main(["run", "--targets", "torch:cpu", "--ops", "add", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "does not exist" in err and "Traceback" not in err
+    assert not out.parent.exists()

@@ -53,6 +53,9 @@ class RunSession:
             if not self.cases:
                 raise UsageError(f"--shard {config.shard} holds no case: shards split the plan by op, and it has only "
                                  f"{ops} op(s); use at most {ops} shards")
+        if config.out and not config.out.parent.is_dir():
+            raise UsageError(f"cannot write the results file {config.out}: folder {config.out.parent} does not exist; "
+                             "create it or choose another --out")
         self.journal = Journal(journal_path(config.out), self.identity) if config.out else None
         self.resumed = self._recorded() if config.resume else []
         self.perf = config_for(self.cases, config.perf_budget, self.jobs) if config.perf else None  # --perf
