@@ -174,3 +174,17 @@ def as_output_tuple(value: Any) -> tuple[Any, ...]:
     if isinstance(value, (tuple, list)):
         return tuple(value)
     return (value,)
+
+
+def missing_packages(packages: Iterable[str], install: str, devices: Iterable[str]) -> list[DeviceInfo] | None:
+    """Every device unavailable, saying which of ``packages`` are not installed and how to install them; None when
+    all are there. A backend's ``devices()`` starts with it, so a missing framework never breaks a listing::
+
+        unavailable = missing_packages(("onnx", "openvino"), "pip install openvino", ("cpu", "gpu"))
+    """
+    import importlib.util
+
+    missing = [m for m in packages if importlib.util.find_spec(m) is None]
+    if not missing:
+        return None
+    return [DeviceInfo(d, False, f"package {' and '.join(missing)} not installed ({install})") for d in devices]

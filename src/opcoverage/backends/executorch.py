@@ -17,7 +17,6 @@ signature (``opcoverage.cache.CompileCache``, under ``OPCOV_CACHE_DIR``), togeth
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
 import re
 import time
@@ -27,7 +26,8 @@ from typing import Any
 import numpy as np
 
 from opcoverage.backends.base import (ArrayInfo, DeviceInfo, Execution, Prepared, Unsupported, as_output_tuple,
-                                     at_stage, classify_by_message, failed_stage, reached, thread_budget)
+                                     at_stage, classify_by_message, failed_stage, missing_packages, reached,
+                                     thread_budget)
 from opcoverage.catalog.spec import CallBinding, OpSpec
 from opcoverage.types import Sample, Stage, Status
 
@@ -47,9 +47,9 @@ class ExecuTorchBackend:
     binding = "torch"
 
     def devices(self) -> list[DeviceInfo]:
-        missing = [m for m in ("torch", "executorch") if importlib.util.find_spec(m) is None]
-        if missing:
-            return [DeviceInfo(d, False, f"package {' and '.join(missing)} not installed ({INSTALL})") for d in DEVICES]
+        unavailable = missing_packages(("torch", "executorch"), INSTALL, DEVICES)
+        if unavailable:
+            return unavailable
         return [DeviceInfo(device, True, name=_cpu_name(), driver=what) for device, what in DEVICES.items()]
 
     def normalize_device(self, device: str) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import importlib.util
 import os
 import re
 import time
@@ -13,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from opcoverage.backends.base import (ArrayInfo, DeviceInfo, Execution, NotApplicable, Prepared, Unsupported,
-                                     classify_by_message, reached, thread_budget)
+                                     classify_by_message, missing_packages, reached, thread_budget)
 from opcoverage.catalog.dtypes import dtype_name, numpy_dtype
 from opcoverage.catalog.spec import CallBinding, OnnxBinding, OnnxCall, OpSpec, SampleSpec, resolve_dotted
 from opcoverage.types import Sample, Status
@@ -47,10 +46,9 @@ class OnnxRuntimeBackend:
     binding = "onnx"
 
     def devices(self) -> list[DeviceInfo]:
-        missing = [m for m in ("onnx", "onnxruntime") if importlib.util.find_spec(m) is None]
-        if missing:
-            reason = f"package {' and '.join(missing)} not installed (pip install onnx onnxruntime)"
-            return [DeviceInfo(d, False, reason) for d in PROVIDERS]
+        unavailable = missing_packages(("onnx", "onnxruntime"), "pip install onnx onnxruntime", PROVIDERS)
+        if unavailable:
+            return unavailable
         ort = _ort()
         available = set(ort.get_available_providers())
         out = []

@@ -15,7 +15,6 @@ its values happen to agree with the float64 reference; whether they agree is kep
 from __future__ import annotations
 
 import functools
-import importlib.util
 import os
 import re
 import time
@@ -24,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from opcoverage.backends.base import (ArrayInfo, DeviceInfo, Execution, Prepared, Unsupported, at_stage,
-                                     classify_by_message, failed_stage, reached, thread_budget)
+                                     classify_by_message, failed_stage, missing_packages, reached, thread_budget)
 from opcoverage.catalog.dtypes import dtype_name
 from opcoverage.catalog.spec import OnnxBinding, OpSpec
 from opcoverage.types import Sample, Stage, Status
@@ -44,10 +43,9 @@ class OpenVinoBackend:
     binding = "onnx"
 
     def devices(self) -> list[DeviceInfo]:
-        missing = [m for m in ("onnx", "openvino") if importlib.util.find_spec(m) is None]
-        if missing:
-            reason = f"package {' and '.join(missing)} not installed ({INSTALL})"
-            return [DeviceInfo(d, False, reason) for d in DEVICES]
+        unavailable = missing_packages(("onnx", "openvino"), INSTALL, DEVICES)
+        if unavailable:
+            return unavailable
         core = _core()
         present = {name.split(".")[0]: name for name in core.available_devices}  # "GPU.0" counts as GPU
         out = []
