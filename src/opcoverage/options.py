@@ -10,7 +10,7 @@ from typing import Any, Callable
 from opcoverage.errors import UsageError
 
 
-def _split(text: str | list[str] | None) -> list[str]:
+def split_list(text: str | list[str] | None) -> list[str]:
     if not text:
         return []
     parts = text if isinstance(text, list) else [text]
@@ -52,13 +52,16 @@ class Option:
 
 RUN_OPTIONS: tuple[Option, ...] = (
     Option("targets", "comma-separated targets such as torch:cpu,jax:cpu,onnxruntime:cpu (default: every available one)",
-           _split, [], "T,T"),
-    Option("ops", "comma-separated op names to run (default: the whole catalog)", _split, [], "OP,OP"),
-    Option("dtypes", "comma-separated dtypes to run (default: each op's own list)", _split, [], "DT,DT"),
-    Option("cases", "comma-separated case ids or glob patterns (add-torch:cpu-float16-s0, 'add-*-s1')", _split, [],
+           split_list, [], "T,T"),
+    Option("ops", "comma-separated op names to run (default: the whole catalog)", split_list, [], "OP,OP"),
+    Option("dtypes", "comma-separated dtypes to run (default: each op's own list)", split_list, [], "DT,DT"),
+    Option("modes", "comma-separated modes to run each case in: forward, grad, compile (compile:BACKEND names a "
+                    "torch.compile backend), export, vmap; a mode runs on the targets whose framework has it "
+                    "(default: forward)", lambda v: _modes(v), None, "M,M"),
+    Option("cases", "comma-separated case ids or glob patterns (add-torch:cpu-float16-s0, 'add-*-s1')", split_list, [],
            "ID,ID"),
     Option("specs", "a folder of *.toml op specs used instead of the shipped catalog; repeat to combine, "
-                    "'builtin' names the shipped one", lambda v: _split(v) or [], [], "DIR", repeat=True),
+                    "'builtin' names the shipped one", lambda v: split_list(v) or [], [], "DIR", repeat=True),
     Option("seed", "seed for sample generation; the same seed gives the same samples", _int, 0, "N"),
     Option("samples", "quick (a few samples per op) or full (every edge case)", str, "quick", "MODE"),
     Option("expect", "a folder of expected-failure files (<framework>-<device>.toml); unexpected failures fail the run",
@@ -73,6 +76,12 @@ RUN_OPTIONS: tuple[Option, ...] = (
                     "on every machine; `opcoverage merge` joins the N results files and checks they are disjoint "
                     "and complete", lambda v: _shard(v), None, "K/N"),
 )
+
+
+def _modes(text: Any):
+    from opcoverage.modes import parse_modes
+
+    return parse_modes(text)
 
 
 def _shard(text: Any):
@@ -154,6 +163,7 @@ class RunConfig:
     targets: list[str] = field(default_factory=list)
     ops: list[str] = field(default_factory=list)
     dtypes: list[str] = field(default_factory=list)
+    modes: Any = None  # [opcoverage.modes.Mode], from --modes; None: forward only
     cases: list[str] = field(default_factory=list)
     specs: list[str] = field(default_factory=list)
     seed: int = 0

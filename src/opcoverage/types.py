@@ -121,14 +121,25 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def case_id(op: str, target: Target | str, dtype: str, sample_id: str) -> str:
-    """The one stable, greppable id of a case, used by the CLI, pytest, results and reports."""
-    return f"{op}-{target}-{dtype}-{sample_id}"
+FORWARD = "forward"  # the mode of an eager call as the catalog binds it; its ids and columns carry no mode part
+
+
+def column(target: Target | str, mode: str = FORWARD) -> str:
+    """Where a case sits in the matrix: its target, and the mode after a slash unless it is forward
+    (``torch:cpu``, ``torch:cpu/grad``, ``torch:cpu/compile:aot_eager``). Roll-ups, reports, diffs and
+    expectations group by it, so a mode is one more column beside the targets."""
+    return f"{target}" if mode == FORWARD else f"{target}/{mode}"
+
+
+def case_id(op: str, target: Target | str, dtype: str, sample_id: str, mode: str = FORWARD) -> str:
+    """The one stable, greppable id of a case, used by the CLI, pytest, results and reports; forward ids carry
+    no mode (``add-torch:cpu-float32-s0``), others name it after the target (``add-torch:cpu/grad-float32-s0``)."""
+    return f"{op}-{column(target, mode)}-{dtype}-{sample_id}"
 
 
 @dataclass(frozen=True)
 class CaseResult:
-    """The outcome of one case (op x target x dtype x sample)."""
+    """The outcome of one case (op x target x mode x dtype x sample)."""
 
     op: str
     target: str
@@ -144,19 +155,25 @@ class CaseResult:
     duration_s: float | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
     perf: Mapping[str, Any] | None = None  # timings, cost and roofline attainment (opcoverage.perf), with --perf
+    mode: str = FORWARD  # how the op was called: forward, grad, compile[:backend], export, vmap (opcoverage.modes)
 
     @property
     def id(self) -> str:
-        return case_id(self.op, self.target, self.dtype, self.sample)
+        return case_id(self.op, self.target, self.dtype, self.sample, self.mode)
 
     @property
-    def key(self) -> tuple[str, str, str, str]:
-        return (self.op, self.target, self.dtype, self.sample)
+    def column(self) -> str:
+        return column(self.target, self.mode)
+
+    @property
+    def key(self) -> tuple[str, str, str, str, str]:
+        return (self.op, self.target, self.mode, self.dtype, self.sample)
 
     def to_json(self) -> dict[str, Any]:
         record: dict[str, Any] = {
             "op": self.op,
             "target": self.target,
+            "mode": self.mode,
             "dtype": self.dtype,
             "sample": self.sample,
             "status": self.status.value,
@@ -191,4 +208,5 @@ class CaseResult:
             duration_s=record.get("duration_s"),
             extra=dict(record.get("extra", {})),
             perf=record.get("perf"),
+            mode=record.get("mode", FORWARD),
         )

@@ -118,7 +118,8 @@ UNSUPPORTED_PATTERNS = re.compile(
     r"not implemented for|NotImplementedError|NOT_IMPLEMENTED|UNIMPLEMENTED|Could not find an implementation|"
     r"is not currently supported|not supported on|does not support|is not supported|unsupported dtype|"
     r"Unsupported dtype|not currently implemented|no kernel|No kernel|doesn't support|only supports|"
-    r"input must be float32 or float64",
+    r"input must be float32 or float64|derivative for .{1,80} is not implemented|Differentiation rule for .{1,80} "
+    r"not implemented|Could not guard on data-dependent|data-dependent output shape|No lowerings? (exists|found) for",
 )
 
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from opcoverage.backends.base import (ArrayInfo, DeviceInfo, Execution, Prepared, as_output_tuple, classify_by_message,
-                                     reached, thread_budget)
+from opcoverage.backends.base import (ArrayInfo, DeviceInfo, Execution, NotApplicable, Prepared, as_output_tuple,
+                                     classify_by_message, reached, thread_budget)
 from opcoverage.catalog.spec import CallBinding, OpSpec
 from opcoverage.types import Sample, Status
 
@@ -34,6 +34,8 @@ def _jax():
 class JaxBackend:
     framework = "jax"
     binding = "jax"
+    modes = ("forward", "grad", "vmap", "export")
+    modes_not_applicable = {"compile": "torch.compile is a torch mode; every jax case is already jit-compiled by XLA"}
 
     def devices(self) -> list[DeviceInfo]:
         if importlib.util.find_spec("jax") is None:
@@ -101,6 +103,20 @@ class JaxBackend:
                 fallback = f"result placed on {', '.join(sorted(placed))}, not {device}"
         outputs = tuple(np.asarray(x) for x in as_output_tuple(result if not isinstance(result, dict) else leaves))
         return Execution(outputs, primitives, fallback)
+
+    def run_mode(self, spec: OpSpec, sample: Sample, device: str, mode: Any, request: Any = None) -> Execution:
+        """``spec`` in ``mode`` (an opcoverage.modes.Mode): grad returns J^T v for ``request`` (a GradRequest);
+        vmap runs the batched ``sample``; export runs the deserialized export."""
+        from opcoverage.backends import jax_modes
+
+        jax = _jax()
+        if mode.name == "grad":
+            return jax_modes.run_grad(jax, spec, sample, device, request)
+        if mode.name == "vmap":
+            return jax_modes.run_vmapped(jax, spec, sample, device)
+        if mode.name == "export":
+            return jax_modes.run_exported(jax, spec, sample, device)
+        raise NotApplicable(f"jax runs no {mode} mode")
 
     def classify(self, error: BaseException) -> Status:
         return classify_by_message(error)

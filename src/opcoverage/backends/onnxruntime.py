@@ -42,6 +42,8 @@ NOT_COMPUTE = ("AzureExecutionProvider",)
 
 
 class OnnxRuntimeBackend:
+    modes_not_applicable = {"grad": "ONNX Runtime has no runtime gradient op (ONNX training graphs are built "
+                                    "offline, by onnxruntime-training's artifact generator)"}
     framework = "onnxruntime"
     binding = "onnx"
 

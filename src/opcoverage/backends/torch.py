@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from opcoverage.backends.base import (ArrayInfo, DeviceInfo, Execution, Prepared, as_output_tuple, classify_by_message,
-                                     reached, thread_budget)
+from opcoverage.backends.base import (ArrayInfo, DeviceInfo, Execution, NotApplicable, Prepared, as_output_tuple,
+                                     classify_by_message, reached, thread_budget)
 from opcoverage.catalog.spec import CallBinding, OpSpec
 from opcoverage.types import Sample, Status
 
@@ -23,6 +23,8 @@ FALLBACK_MARKERS = ("fall back to run on the CPU", "falling back to CPU", "fallb
 class TorchBackend:
     framework = "torch"
     binding = "torch"
+    modes = ("forward", "grad", "compile", "export")
+    modes_not_applicable = {"vmap": "vmap is a jax mode here (torch.func.vmap is not in this suite yet)"}
 
     def _torch(self):
         import torch
@@ -134,6 +136,20 @@ class TorchBackend:
             if strays:
                 fallback = f"tensors were produced on {', '.join(sorted(strays))}, not {device}"
         return Execution(outputs, tuple(dict.fromkeys(dispatched)), fallback)
+
+    def run_mode(self, spec: OpSpec, sample: Sample, device: str, mode: Any, request: Any = None) -> Execution:
+        """``spec`` in ``mode`` (an opcoverage.modes.Mode): grad returns J^T v for ``request`` (a GradRequest);
+        compile and export return the op's outputs as run by the compiled or exported program."""
+        from opcoverage.backends import torch_modes
+
+        torch = self._torch()
+        if mode.name == "grad":
+            return torch_modes.run_grad(torch, spec, sample, device, request)
+        if mode.name == "compile":
+            return torch_modes.run_compiled(torch, spec, sample, device, mode.compile_backend)
+        if mode.name == "export":
+            return torch_modes.run_exported(torch, spec, sample, device)
+        raise NotApplicable(f"torch runs no {mode} mode")
 
     def prepare(self, spec: OpSpec, sample: Sample, device: str) -> Prepared:
         """The op as a synchronised zero-argument call on inputs already on ``device`` (for timing; no dispatch

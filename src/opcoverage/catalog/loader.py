@@ -21,7 +21,7 @@ from opcoverage.catalog.spec import (BINDING_KEYS, CallBinding, Exclusion, OnnxB
                                      Tolerance, resolve_dotted)
 from opcoverage.errors import CatalogError
 
-OP_KEYS = {"category", "samples", "dtypes", "reference", "result_dtype", "tolerance", "exclude", "notes",
+OP_KEYS = {"category", "samples", "dtypes", "reference", "result_dtype", "tolerance", "exclude", "notes", "grad",
            *BINDING_KEYS}
 REQUIRED_KEYS = {"category", "samples", "dtypes", "reference"}
 CALL_KEYS = {"call", "kwargs"}
@@ -198,6 +198,15 @@ def _parse_op(name: str, entry: Any, where: str, source: str, resolve_keys: set[
             raise _fail(where, f"each exclude needs framework (one of {', '.join(BINDING_KEYS)}), dtypes and a reason")
         exclusions.append(Exclusion(ex["framework"], dt.expand(list(ex.get("dtypes", dtypes))), ex["reason"]))
 
+    grad = entry.get("grad")
+    if grad is not None:  # the differentiable positional inputs (grad mode); false or [] for none
+        if grad is False:
+            grad = []
+        if not isinstance(grad, list) or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0
+                                                  for i in grad):
+            raise _fail(where, "grad lists the differentiable positional inputs by index ([0, 1]), or is false")
+        grad = tuple(grad)
+
     reference = _parse_call(where, entry["reference"], "reference")
     _check_callable(where, "reference", reference.call, signatures, reference)
 
@@ -218,4 +227,4 @@ def _parse_op(name: str, entry: Any, where: str, source: str, resolve_keys: set[
     return OpSpec(name=name, category=str(entry["category"]), samples=SampleSpec(family_name, samples),
                   dtypes=dtypes, reference=reference, bindings=bindings, result_dtype=result_dtype,
                   tolerances=tolerances, exclusions=tuple(exclusions), notes=str(entry.get("notes", "")),
-                  source=source)
+                  source=source, grad=grad)

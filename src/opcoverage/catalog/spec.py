@@ -106,6 +106,8 @@ class OpSpec:
     exclusions: tuple[Exclusion, ...] = ()
     notes: str = ""
     source: str = ""
+    grad: tuple[int, ...] | None = None  # positional inputs the grad mode differentiates; None: every floating one
+
 
     def excluded(self, framework: str, dtype: str) -> Exclusion | None:
         for exclusion in self.exclusions:

@@ -213,7 +213,7 @@ def _failed(case: Case, status: Status, message: str, duration: float, output: s
     if output:
         extra["output"] = output[-OUTPUT_TAIL:]
     return CaseResult(case.op, str(case.target), case.dtype, case.sample, status, message, sample_desc=case.label,
-                      duration_s=duration, extra=extra)
+                      duration_s=duration, extra=extra, mode=str(case.mode))
 
 
 def _failed_start(w: _Worker, timeout_s: float) -> Iterator[CaseResult]:

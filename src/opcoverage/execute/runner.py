@@ -21,7 +21,8 @@ from opcoverage.catalog.samples import generate
 from opcoverage.catalog.spec import OpSpec
 from opcoverage.compare import compare, sides_with_lower_precision
 from opcoverage.errors import UsageError
-from opcoverage.types import CaseResult, Sample, Status, Target, case_id
+from opcoverage.modes import FORWARD_MODE, Mode, grad, not_applicable, vmap
+from opcoverage.types import FORWARD, CaseResult, Sample, Status, Target, case_id
 
 MESSAGE_LIMIT = 600
 OOM_EXTRA = "out_of_memory"  # set in a result's extra when the case ran out of memory: its worker is replaced
@@ -44,10 +45,11 @@ class Case:
     sample: str
     label: str
     suite: str | None = None  # set when an external conformance suite planned the case and judges it
+    mode: Mode = FORWARD_MODE
 
     @property
     def id(self) -> str:
-        return case_id(self.op, self.target, self.dtype, self.sample)
+        return case_id(self.op, self.target, self.dtype, self.sample, str(self.mode))
 
     def wanted(self, patterns: list[str] | None) -> bool:
         """Whether --cases keeps this case: no patterns, or an id or glob among them that matches its id."""
@@ -67,21 +69,36 @@ def check_filters(catalog: Catalog, ops: list[str], dtypes: list[str]) -> None:
 
 def plan_cases(catalog: Catalog, targets: list[Target], ops: list[str] | None = None,
                dtypes: list[str] | None = None, cases: list[str] | None = None, seed: int = 0,
-               samples: str = "quick") -> list[Case]:
-    """Every case of the selected ops on the targets, in catalog order; ``cases`` filters by id or glob."""
+               samples: str = "quick", modes: list[Mode] | None = None) -> list[Case]:
+    """Every case of the selected ops on the targets in each mode that applies, in catalog order; ``cases``
+    filters by id or glob. A mode applies to the targets whose backend runs it (modes.not_applicable), and to
+    the samples it can judge (grad: differentiable inputs in a real floating dtype; vmap: not random draws)."""
     check_filters(catalog, list(ops or []), list(dtypes or []))
+    modes = modes or [FORWARD_MODE]
+    lanes = [(mode, target) for mode in modes for target in targets
+             if mode.name == FORWARD or not_applicable(mode, get_backend(target.framework), target.framework) is None]
     planned: list[Case] = []
     for spec in catalog.select(ops):
         for dtype in spec.dtypes:
             if dtypes and dtype not in dtypes:
                 continue
             for sample in _samples(spec, dtype, seed, samples):
-                for target in targets:
-                    case = Case(spec.name, target, dtype, sample.id, sample.label)
-                    if not case.wanted(cases):
+                for mode, target in lanes:
+                    if not mode_applies(mode, spec, dtype, sample):
                         continue
-                    planned.append(case)
+                    case = Case(spec.name, target, dtype, sample.id, sample.label, mode=mode)
+                    if case.wanted(cases):
+                        planned.append(case)
     return planned
+
+
+def mode_applies(mode: Mode, spec: OpSpec, dtype: str, sample: Sample) -> bool:
+    """Whether a case of this sample is planned in ``mode`` (forward, compile and export take every sample)."""
+    if mode.name == "grad":
+        return grad.applies(spec, dtype, sample)
+    if mode.name == "vmap":
+        return vmap.applies(spec.category)
+    return True
 
 
 @functools.lru_cache(maxsize=4096)
@@ -96,10 +113,26 @@ def _to_reference_input(array: np.ndarray) -> np.ndarray:
 @functools.lru_cache(maxsize=2048)
 def _reference(spec: OpSpec, dtype: str, seed: int, mode: str, index: int) -> tuple[np.ndarray, ...]:
     sample = next(s for s in _samples(spec, dtype, seed, mode) if s.index == index)
-    fn = spec.reference.resolve()
+    return _call_reference(spec, sample.kwargs, *[_to_reference_input(a) for a in sample.args])
+
+
+def _call_reference(spec: OpSpec, kwargs: Any, *args: np.ndarray) -> tuple[np.ndarray, ...]:
     with np.errstate(all="ignore"):
-        result = fn(*[_to_reference_input(a) for a in sample.args], **spec.reference.rename(sample.kwargs))
+        result = spec.reference.resolve()(*args, **spec.reference.rename(kwargs))
     return tuple(np.asarray(r) for r in as_output_tuple(result))
+
+
+def _batch(spec: OpSpec, dtype: str, seed: int, mode: str, sample: Sample) -> tuple[Sample, tuple] | str:
+    """A vmap case's batch: the sample and the same sample drawn from the next seeds, with the looped reference."""
+    seeds = [seed + k for k in range(vmap.BATCH)]
+    members = [next((s for s in _samples(spec, dtype, k, mode) if s.index == sample.index), None) for k in seeds]
+    if any(m is None for m in members):
+        return "the sample does not exist under every seed of the batch"
+    batched = vmap.batch(members)
+    if isinstance(batched, str):
+        return batched
+    expected = vmap.looped([functools.partial(_reference, spec, dtype, k, mode, sample.index) for k in seeds])
+    return expected if isinstance(expected, str) else (batched, expected)
 
 
 def _message(exc: BaseException) -> str:
@@ -117,7 +150,8 @@ def run_case(catalog: Catalog, case: Case, seed: int = 0, mode: str = "quick", p
         return run_suite_case(case)
     spec = catalog[case.op]
     backend = get_backend(case.target.framework)
-    base = dict(op=case.op, target=str(case.target), dtype=case.dtype, sample=case.sample, reference=spec.reference.call)
+    base = dict(op=case.op, target=str(case.target), dtype=case.dtype, sample=case.sample, reference=spec.reference.call,
+                mode=str(case.mode))
     sample = next(s for s in _samples(spec, case.dtype, seed, mode) if s.id == case.sample)
     base["sample_desc"] = sample.describe()
     binding_key = getattr(backend, "binding", case.target.framework)
@@ -128,21 +162,37 @@ def run_case(catalog: Catalog, case: Case, seed: int = 0, mode: str = "quick", p
         return CaseResult(**base, status=Status.SKIPPED, message=f"not defined by {binding_key}: {exclusion.reason}")
     try:
         expected = _reference(spec, case.dtype, seed, mode, sample.index)
+        request = None
+        if case.mode.name == "grad":
+            request = grad.request(spec, sample, expected)
+            if request is None:
+                return CaseResult(**base, status=Status.SKIPPED, message="no real floating output to differentiate")
+        elif case.mode.name == "vmap":
+            batched = _batch(spec, case.dtype, seed, mode, sample)
+            if isinstance(batched, str):
+                return CaseResult(**base, status=Status.SKIPPED, message=f"vmap: {batched}")
+            sample, expected = batched
     except Exception as exc:
         return CaseResult(**base, status=Status.ERROR, message=f"reference {spec.reference.call} failed: {_message(exc)}")
     start = time.perf_counter()
     try:
-        execution = backend.run(spec, sample, case.target.device)
+        if case.mode.name == FORWARD:
+            execution = backend.run(spec, sample, case.target.device)
+        else:
+            execution = backend.run_mode(spec, sample, case.target.device, case.mode, request)
         outputs = tuple(np.asarray(o) for o in execution.outputs)
     except NotApplicable as exc:
         return CaseResult(**base, status=Status.SKIPPED, message=f"not defined by {binding_key}: {exc}"[:MESSAGE_LIMIT])
     except BaseException as exc:  # noqa: BLE001 - SystemExit or KeyboardInterrupt from a binding is its own verdict
         return _raised(base, backend, exc, time.perf_counter() - start)
     duration = time.perf_counter() - start
-    result = compare(spec, case.dtype, outputs, expected)
+    if request is not None:
+        result = grad.check(spec, sample, request, outputs, functools.partial(_call_reference, spec, sample.kwargs))
+    else:
+        result = compare(spec, case.dtype, outputs, expected)
     status, message = result.status, result.message
     extra = dict(execution.extra)
-    if status is Status.MISMATCH:
+    if status is Status.MISMATCH and request is None:
         lower = lower_precision(case.dtype)
         if lower and _matches_lower_precision(spec, sample, case.dtype, lower, outputs, expected):
             extra["computed_as"] = lower
@@ -151,7 +201,7 @@ def run_case(catalog: Catalog, case: Case, seed: int = 0, mode: str = "quick", p
         verdict = "correct" if result.status is Status.PASS else f"and wrong: {result.message}"
         status, message = Status.FALLBACK, f"{execution.fallback} (result {verdict})"
     timed = None
-    if perf is not None and status is Status.PASS and sample.index == _samples(spec, case.dtype, seed, mode)[0].index:
+    if perf is not None and status is Status.PASS and case.mode.name == FORWARD and sample.index == _samples(spec, case.dtype, seed, mode)[0].index:
         from opcoverage.perf import measure_case  # timing runs after the verdict and never changes it
 
         timed = measure_case(spec, sample, backend, case.target.device, perf)

@@ -15,6 +15,7 @@ from opcoverage.errors import UsageError
 from opcoverage.execute.pool import Lane, WorkerConfig, run_isolated
 from opcoverage.execute.runner import Case, plan_cases, run_case
 from opcoverage.journal import Journal, check_identity, journal_path
+from opcoverage.modes import FORWARD_MODE, check_compile_backends, not_applicable
 from opcoverage.options import RunConfig
 from opcoverage.perf import config_for, roofline
 from opcoverage.results import ResultsFile
@@ -29,6 +30,10 @@ class RunSession:
         self.config = config
         self.targets = resolve_targets(config.targets)
         self.suite = get_suite(config.suite) if config.suite else None
+        self.modes = list(config.modes or [FORWARD_MODE])
+        if self.suite is not None and self.modes != [FORWARD_MODE]:
+            raise UsageError(f"--modes does not apply to --suite {config.suite}: an external suite's cases run as "
+                             "the suite defines them; drop --modes, or run the catalog")
         if self.suite is not None and hasattr(self.suite, "configure"):  # a suite that generates its samples
             self.suite.configure(seed=config.seed, samples=config.samples)
         if self.suite is not None and not config.targets:  # by default, every available target that can run it
@@ -40,8 +45,9 @@ class RunSession:
             self.cases = self.suite.plan(self.targets, config.ops, config.dtypes, config.cases)
         else:
             self.catalog = load_catalog(config.specs or None, frameworks=self.frameworks)
+            check_compile_backends(self.modes)
             self.cases: list[Case] = plan_cases(self.catalog, self.targets, config.ops, config.dtypes, config.cases,
-                                                config.seed, config.samples)
+                                                config.seed, config.samples, self.modes)
         if not self.cases:
             raise UsageError("the filters select no case; check --ops, --dtypes and --cases against `opcoverage catalog`")
         self.shard_record = None
@@ -74,9 +80,20 @@ class RunSession:
         env = environment.collect(self.targets, self.config.seed, self.config.samples, self.catalog.fingerprint)
         env["specs"] = [str(s) for s in (self.config.specs or ["builtin"])]
         env["catalog_ops"] = len(self.catalog)
+        env["modes"] = self.modes_record()
         ran = {c.op for c in self.cases}
         env["categories"] = {op.name: op.category for op in self.catalog if op.name in ran}
         return env
+
+    def modes_record(self) -> dict:
+        """The modes asked for, and for each target a mode does not apply to, why (no case of it is planned)."""
+        skipped = {}
+        for mode in self.modes:
+            for target in self.targets:
+                why = not_applicable(mode, get_backend(target.framework), target.framework)
+                if why and mode != FORWARD_MODE:
+                    skipped[f"{target}/{mode}"] = why
+        return {"requested": [str(m) for m in self.modes], "not_applicable": skipped}
 
     def _suite_environment(self) -> dict:
         env = environment.collect(self.targets, self.config.seed, self.config.samples, self.suite.fingerprint)
