@@ -47,3 +47,15 @@ def test_bad_option_is_a_usage_error(pytester):
     assert result.ret == 4
     result.stderr.fnmatch_lines(["ERROR: opcoverage: target 'torch:cuda' is not available here*"])
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
+def test_modes_are_items_too(pytester, spec_dir):
+    """--opcov-modes adds each mode's cases as items, with the mode in their ids; forward ids stay as they were."""
+    specs = str(spec_dir("ops.toml", TWO_OPS))
+    result = pytester.runpytest_subprocess(
+        "--pyargs", "opcoverage.conformance", "--opcov-targets", "torch:cpu", "--opcov-specs", specs,
+        "--opcov-ops", "add", "--opcov-dtypes", "float32", "--opcov-modes", "forward,grad", "-v",
+        "-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines(["*test_case?add-torch:cpu-float32-s0? PASSED*",
+                                 "*test_case?add-torch:cpu/grad-float32-s0? PASSED*"])
+    assert result.ret == 0

@@ -22,17 +22,19 @@ class _Parser(argparse.ArgumentParser):
 def _cmd_targets(args) -> int:
     from tabulate import tabulate
 
-    from opcoverage.backends import all_targets, broken
+    from opcoverage.backends import all_targets, broken, get_backend
+    from opcoverage.modes import backend_modes
 
-    rows = [(str(t), "yes" if i.available else "no", i.name if i.available else i.reason, i.driver)
-            for t, i in all_targets()]
+    rows = [(str(t), "yes" if i.available else "no", i.name if i.available else i.reason, i.driver,
+             ",".join(backend_modes(get_backend(t.framework)))) for t, i in all_targets()]
     # A plugin that fails to load or answer is listed with its error; it never hides the other targets.
-    rows += [(f"{name}:*", "no", f"broken plugin: {reason}", "") for name, reason in broken().items()]
+    rows += [(f"{name}:*", "no", f"broken plugin: {reason}", "", "") for name, reason in broken().items()]
     if args.json:
-        print(json.dumps([{"target": r[0], "available": r[1] == "yes", "detail": r[2], "driver": r[3]} for r in rows],
-                         indent=1))
+        print(json.dumps([{"target": r[0], "available": r[1] == "yes", "detail": r[2], "driver": r[3],
+                           "modes": r[4].split(",") if r[4] else []} for r in rows], indent=1))
     else:
-        print(tabulate(rows, headers=["target", "available", "device / why not", "driver"], tablefmt="simple"))
+        print(tabulate(rows, headers=["target", "available", "device / why not", "driver", "modes"],
+                       tablefmt="simple"))
     return EXIT_OK
 
 
@@ -43,7 +45,7 @@ def _cmd_catalog(args) -> int:
     if args.what == "gaps":
         return _catalog_gaps(catalog, args.json, args.models)
     entries = [{"name": op.name, "category": op.category, "samples": op.samples.family, "dtypes": list(op.dtypes),
-                "reference": op.reference.call,
+                "reference": op.reference.call, "grad": list(op.grad) if op.grad is not None else None,
                 "bindings": {k: b.call for k, b in op.bindings.items()}} for op in catalog]
     if args.json:
         print(json.dumps({"catalog": catalog.fingerprint, "ops": entries}, indent=1))

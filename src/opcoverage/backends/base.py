@@ -92,6 +92,9 @@ class Backend(Protocol):
             def version(self): return {"mychip": mychip.__version__}
             def run(self, spec, sample, device): ...  # -> Execution
             def classify(self, error): return Status.ERROR
+
+    Optionally, ``modes`` names the modes beyond forward it runs (opcoverage.modes) and ``run_mode(spec, sample,
+    device, mode, request)`` runs them, returning an Execution the same way (for grad, J^T v per input).
     """
 
     framework: str
@@ -119,7 +122,8 @@ UNSUPPORTED_PATTERNS = re.compile(
     r"is not currently supported|not supported on|does not support|is not supported|unsupported dtype|"
     r"Unsupported dtype|not currently implemented|no kernel|No kernel|doesn't support|only supports|"
     r"input must be float32 or float64|derivative for .{1,80} is not implemented|Differentiation rule for .{1,80} "
-    r"not implemented|Could not guard on data-dependent|data-dependent output shape|No lowerings? (exists|found) for",
+    r"not implemented|Could not guard on data-dependent|data-dependent output shape|No lowerings? (exists|found) for|"
+    r"DynamicOutputShapeException|Pending unbacked symbols",
 )
 
 

@@ -154,6 +154,7 @@ def run_case(catalog: Catalog, case: Case, seed: int = 0, mode: str = "quick", p
                 mode=str(case.mode))
     sample = next(s for s in _samples(spec, case.dtype, seed, mode) if s.id == case.sample)
     base["sample_desc"] = sample.describe()
+    original = sample
     binding_key = getattr(backend, "binding", case.target.framework)
     if binding_key not in spec.bindings:
         return CaseResult(**base, status=Status.SKIPPED, message=f"no {binding_key} binding in the catalog")
@@ -200,6 +201,8 @@ def run_case(catalog: Catalog, case: Case, seed: int = 0, mode: str = "quick", p
     if execution.fallback:
         verdict = "correct" if result.status is Status.PASS else f"and wrong: {result.message}"
         status, message = Status.FALLBACK, f"{execution.fallback} (result {verdict})"
+    if result.status is Status.MISMATCH and case.mode.name not in (FORWARD, "grad"):
+        extra["eager"] = _eager_verdict(spec, backend, original, case, seed, mode)
     timed = None
     if perf is not None and status is Status.PASS and case.mode.name == FORWARD and sample.index == _samples(spec, case.dtype, seed, mode)[0].index:
         from opcoverage.perf import measure_case  # timing runs after the verdict and never changes it
@@ -208,6 +211,17 @@ def run_case(catalog: Catalog, case: Case, seed: int = 0, mode: str = "quick", p
     return CaseResult(**base, status=status, message=message[:MESSAGE_LIMIT], max_abs_err=result.max_abs_err,
                       max_rel_err=result.max_rel_err, dispatched=execution.dispatched, duration_s=duration,
                       extra=extra, perf=timed)
+
+
+def _eager_verdict(spec: OpSpec, backend: Any, sample: Sample, case: Case, seed: int, mode: str) -> str:
+    """The forward verdict of a case whose compiled, exported or batched result is wrong: "pass" means the eager
+    op is right where the transformed program is not (a compiler's or a batching rule's bug, listed apart)."""
+    try:
+        execution = backend.run(spec, sample, case.target.device)
+        outputs = tuple(np.asarray(o) for o in execution.outputs)
+    except Exception as exc:  # noqa: BLE001 - the eager op failing too is the answer
+        return f"fails: {_message(exc)}"[:200]
+    return compare(spec, case.dtype, outputs, _reference(spec, case.dtype, seed, mode, sample.index)).status.value
 
 
 def _raised(base: dict, backend: Any, exc: BaseException, duration: float) -> CaseResult:
