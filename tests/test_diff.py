@@ -137,3 +137,22 @@ def test_bad_fail_on_is_a_usage_error(tmp_path):
     proc = _opcoverage(tmp_path, "diff", "a.json", "b.json", "--fail-on", "speed")
     assert proc.returncode == 2 and "--fail-on takes coverage and/or perf" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_file_from_before_modes_diffs_cleanly_and_a_mode_case_is_its_own_column(tmp_path):
+    forward = (CaseResult("add", "torch:cpu", "float32", "s0", Status.PASS),
+               CaseResult("sin", "torch:cpu", "float32", "s0", Status.ERROR, "boom"))
+    res.write(tmp_path / "old.json", res.ResultsFile({}, forward))
+    data = json.loads((tmp_path / "old.json").read_text())
+    for record in data["results"]:  # as written before the mode axis: no "mode" in records or environment
+        del record["mode"]
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    grad = CaseResult("add", "torch:cpu", "float32", "s0", Status.MISMATCH, "wrong gradient", mode="grad")
+    new = res.ResultsFile({"modes": {"requested": ["forward"], "not_applicable": {}}}, forward)
+    d = diff(res.read(tmp_path / "old.json"), new)
+    assert not d.coverage_changed and not d.environment and d.unchanged == 2
+    d = diff(new, res.ResultsFile({"modes": {"requested": ["forward", "grad"]}}, forward + (grad,)))
+    assert d.environment == [("modes", ["forward"], ["forward", "grad"])] and d.unchanged == 2
+    [change] = d.new_cases
+    assert (change.id, change.column, change.mode) == ("add-torch:cpu/grad-float32-s0", "torch:cpu/grad", "grad")
+    assert d.to_json()["new_cases"][0]["column"] == "torch:cpu/grad"

@@ -81,3 +81,95 @@ def test_baseline_files_accept_exactly_todays_failures(tmp_path):
     assert report.ok and len(report.expected) == 3 and not report.stale
     regressed = results + [_r("cumprod", "float32", Status.ERROR)]
     assert len(exp.gate(regressed, exp.load(folder)).regressions) == 1
+
+
+def _m(op, mode, status, dtype="float32"):
+    return CaseResult(op, "torch:cpu", dtype, "s0", status, mode=mode)
+
+
+def test_an_entry_without_modes_is_about_forward_only_and_modes_widen_it(tmp_path):
+    folder = _write(tmp_path, """
+[[expected]]
+op = "cumprod"
+reason = "no kernel"
+
+[[expected]]
+op = "sort"
+modes = ["grad", "compile:inductor"]
+reason = "no backward; inductor lowers it wrong"
+
+[[expected]]
+op = "nonzero"
+modes = ["*"]
+reason = "data-dependent shape"
+""")
+    expectations = exp.load(folder)
+    assert [e.modes for e in expectations] == [("forward",), ("grad", "compile"), ("*",)]
+    assert [e.where for e in expectations] == ["torch:cpu", "torch:cpu/grad,compile", "torch:cpu/*"]
+    results = [_m("cumprod", "forward", Status.UNSUPPORTED), _m("cumprod", "grad", Status.UNSUPPORTED),
+               _m("sort", "forward", Status.ERROR), _m("sort", "grad", Status.ERROR),
+               _m("sort", "compile", Status.MISMATCH),
+               _m("nonzero", "forward", Status.ERROR), _m("nonzero", "compile:aot_eager", Status.FALLBACK)]
+    report = exp.gate(results, expectations)
+    # A failure only grad (or only forward) shows is not excused by an entry about the other mode.
+    assert sorted(r.id for r in report.regressions) == ["cumprod-torch:cpu/grad-float32-s0",
+                                                        "sort-torch:cpu-float32-s0"]
+    assert len(report.expected) == 5 and not report.stale and not report.unmatched
+
+
+def test_stale_and_unmatched_entries_are_judged_per_mode(tmp_path):
+    folder = _write(tmp_path, """
+[[expected]]
+op = "sort"
+modes = ["grad", "compile"]
+reason = "r"
+
+[[expected]]
+op = "add"
+modes = ["grad"]
+reason = "fixed since"
+
+[[expected]]
+op = "mul"
+modes = ["export"]
+reason = "export was not run"
+
+[[expected]]
+op = "sub"
+modes = ["*"]
+reason = "fails in forward still"
+""")
+    results = [_m("sort", "grad", Status.ERROR), _m("sort", "compile", Status.PASS), _m("add", "grad", Status.PASS),
+               _m("add", "forward", Status.PASS), _m("mul", "forward", Status.PASS), _m("sub", "forward", Status.ERROR),
+               _m("sub", "grad", Status.PASS)]
+    report = exp.gate(results, exp.load(folder))
+    # sort still fails in grad, not in compile: the entry is stale in compile only, and says so.
+    assert [(e.op, e.modes, e.where) for e in report.stale] == [("sort", ("compile",), "torch:cpu/compile"),
+                                                               ("add", ("grad",), "torch:cpu/grad")]
+    assert not report.unmatched  # no export case ran, so an export entry cannot be judged
+    assert report.ok
+
+
+@pytest.mark.parametrize("modes, fragment", [('["grda"]', "unknown mode 'grda'"), ('"grad"', "non-empty list"),
+                                             ('[]', "non-empty list"), ('["vmap:x"]', "takes no variant")])
+def test_bad_modes_in_an_entry(tmp_path, modes, fragment):
+    with pytest.raises(UsageError, match=fragment):
+        exp.load(_write(tmp_path, f'[[expected]]\nop = "add"\nmodes = {modes}\nreason = "r"\n'))
+
+
+def test_baseline_writes_the_mode_of_each_failure_and_accepts_exactly_them(tmp_path):
+    results = [_m("cumprod", "forward", Status.UNSUPPORTED), _m("sort", "grad", Status.ERROR),
+               _m("sort", "grad", Status.ERROR, dtype="float64"), _m("sort", "forward", Status.PASS),
+               _m("abs", "compile", Status.MISMATCH), _m("abs", "forward", Status.PASS)]
+    [(name, text)] = exp.baseline(results).items()
+    # Forward entries first, then each mode's under a comment naming it, in the order modes are defined.
+    assert text.index('op = "cumprod"') < text.index("# grad mode") < text.index('op = "sort"') \
+        < text.index("# compile mode") < text.index('op = "abs"')
+    assert 'op = "sort"\nmodes = ["grad"]\ndtypes = ["float32", "float64"]' in text
+    (tmp_path / "expect").mkdir()
+    (tmp_path / "expect" / name).write_text(text)
+    expectations = exp.load(tmp_path / "expect")
+    assert [e.modes for e in expectations] == [("forward",), ("grad",), ("compile",)]
+    report = exp.gate(results, expectations)
+    assert report.ok and len(report.expected) == 4 and not report.stale
+    assert exp.gate(results + [_m("cumprod", "grad", Status.ERROR)], expectations).regressions

@@ -58,7 +58,7 @@ def test_report_writes_an_index_and_a_page_csv_and_picture_per_target(tmp_path):
     csv_lines = (tmp_path / "cov-jax-cpu.csv").read_text().splitlines()
     assert csv_lines[0] == "id,op,target,mode,dtype,sample,status,computed_as,max_abs_err,max_rel_err,message"
     assert len(csv_lines) == 1 + 300 * 3 + 1 and csv_lines[1].startswith("op000-jax:cpu-float16-s0,")
-    assert "op001-jax:cpu-float64-s1,op001,jax:cpu,,float64,s1,mismatch,float32," in csv_lines[6]
+    assert "op001-jax:cpu-float64-s1,op001,jax:cpu,forward,float64,s1,mismatch,float32," in csv_lines[6]
     # Machine details live in the environment section only.
     torch_page = (tmp_path / "cov-torch-cpu.md").read_text()
     for text in (index, torch_page):
@@ -150,3 +150,71 @@ def test_perf_chart_gives_each_target_its_time_over_the_fastest_per_category():
     root = ET.fromstring(perf_chart(ratios))
     assert {"binary", "reduction", "1x", "2x", "4x"} <= {t.text for t in root.iter(f"{SVG}text")}
     assert "binary on jax:cpu: 4.00x the fastest" in [t.text for t in root.iter(f"{SVG}title")]
+
+
+def _mode_results(extra_disagreements: int = 0) -> res.ResultsFile:
+    """Two targets in forward and grad, torch:cpu in compile too: a passes everywhere; b's compiled call is wrong
+    where eager is right; c fails in forward and compile alike; d's gradient is missing on jax only."""
+    def case(op, target, mode, status=Status.PASS, message="", dtype="float32"):
+        return CaseResult(op, target, dtype, "s0", status, message, mode=mode)
+
+    records = []
+    for target in ("torch:cpu", "jax:cpu"):
+        for mode in ("forward", "grad") + (("compile",) if target == "torch:cpu" else ()):
+            records += [case("a", target, mode), case("a", target, mode, dtype="float64")]
+            records.append(case("b", target, mode, Status.MISMATCH, "inductor fused it wrong: 3 of 8 values differ")
+                           if mode == "compile" else case("b", target, mode))
+            records.append(case("c", target, mode, Status.ERROR, "no kernel for c")
+                           if target == "torch:cpu" and mode != "grad" else case("c", target, mode))
+            records.append(case("d", target, mode, Status.UNSUPPORTED, "no vjp rule for d")
+                           if (target, mode) == ("jax:cpu", "grad") else case("d", target, mode))
+    for i in range(extra_disagreements):
+        records += [case(f"x{i:03d}", "torch:cpu", "forward"),
+                    case(f"x{i:03d}", "torch:cpu", "compile", Status.MISMATCH, f"x{i:03d} miscompiled " + "y" * 80)]
+    env = {"seed": 0, "samples": "quick", "catalog": "c", "categories": {"a": "one", "b": "one", "c": "two",
+                                                                         "d": "two"},
+           "modes": {"requested": ["forward", "grad", "compile"],
+                     "not_applicable": {"jax:cpu/compile": "torch.compile is a torch mode"}}}
+    return res.ResultsFile(env, tuple(records))
+
+
+def test_each_target_x_mode_is_a_column_with_its_page_and_its_mode_only_failures(tmp_path):
+    path = tmp_path / "r.json"
+    res.write(path, _mode_results())
+    assert main(["report", str(path), "--out", str(tmp_path / "cov.md")]) == 0
+    names = {p.name for p in tmp_path.iterdir()}
+    for column in ("jax-cpu", "jax-cpu-grad", "torch-cpu", "torch-cpu-grad", "torch-cpu-compile"):
+        assert {f"cov-{column}.md", f"cov-{column}.csv", f"cov-{column}-dtypes.svg"} <= names
+    assert "cov-jax-cpu-compile.md" not in names
+    index = (tmp_path / "cov.md").read_text()
+    assert ("| op | `jax:cpu` | `jax:cpu/grad` | `torch:cpu` | `torch:cpu/grad` | `torch:cpu/compile` |"
+            in index)
+    assert "| `b` | ✅ | ✅ | ✅ | ✅ | ⚠️ |" in index
+    # The summary counts ops full / partial / none per target and mode.
+    assert "| [`torch:cpu/compile`](cov-torch-cpu-compile.md) | 4 | 2 | 0 | 2 | 0 |" in index
+    assert "| [`jax:cpu/grad`](cov-jax-cpu-grad.md) | 4 | 3 | 0 | 1 | 0 |" in index
+    assert "| [`torch:cpu`](cov-torch-cpu.md) | 4 | 3 | 0 | 1 | 0 |" in index
+    assert "2 target(s) in 3 modes (forward, grad, compile)" in index
+    assert "| `jax:cpu/compile` | torch.compile is a torch mode |" in index
+    section = index.split("## Mode-only failures")[1].split("## Coverage matrix")[0]
+    wrong, other = section.split("### Other mode-only failures")
+    assert "### Compiled vs eager disagreements: 1" in wrong
+    assert "| `b` | `torch:cpu/compile` | f32 | s0 | mismatch | inductor fused it wrong" in wrong
+    assert "--cases b-torch:cpu/compile-float32-s0 --seed 0 --modes compile`" in wrong
+    assert "| `d` | `jax:cpu/grad` | f32 | s0 | unsupported | no vjp rule for d" in other
+    assert "`c`" not in section  # it fails in forward too: not the mode's fault
+    page = (tmp_path / "cov-torch-cpu-compile.md").read_text()
+    assert page.startswith("# `torch:cpu/compile`") and "1 target(s) in compile mode" in page
+    assert "### Compiled vs eager disagreements: 1" in page and "`d`" not in page.split("## Mode-only")[1]
+    assert "## Mode-only failures" not in (tmp_path / "cov-torch-cpu.md").read_text()
+    csv_lines = (tmp_path / "cov-torch-cpu-compile.csv").read_text().splitlines()
+    assert "b-torch:cpu/compile-float32-s0,b,torch:cpu,compile,float32,s0,mismatch," in csv_lines[3]
+    assert len(csv_lines) == 1 + 5
+
+
+def test_a_forward_only_report_has_no_mode_sections_and_mode_lists_are_cut_within_the_budget():
+    forward = Report(_results(), ["r.json"], "cov").index()
+    assert "Mode-only" not in forward and "Modes:" not in forward and " modes (" not in forward
+    index = Report(_mode_results(extra_disagreements=400), ["r.json"], "cov").index(budget=20_000)
+    assert len(index.encode()) <= 20_000
+    assert "### Compiled vs eager disagreements: 401" in index and "more disagreement groups" in index

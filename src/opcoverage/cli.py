@@ -136,9 +136,9 @@ def _print_gate(report) -> int:
     if len(report.regressions) > 50:
         print(f"... and {len(report.regressions) - 50} more regressions")
     for e in report.stale:
-        print(f"STALE {e.target} {e.op} {','.join(e.dtypes) or 'all dtypes'}: now passes; remove it from {e.source}")
+        print(f"STALE {e.where} {e.op} {','.join(e.dtypes) or 'all dtypes'}: now passes; remove it from {e.source}")
     for e in report.unmatched:
-        print(f"UNMATCHED {e.target} {e.op}: matches no case that ran ({e.source})")
+        print(f"UNMATCHED {e.where} {e.op}: matches no case that ran ({e.source})")
     print(f"opcoverage: {len(report.expected)} expected failures, {len(report.regressions)} regressions, "
           f"{len(report.stale)} stale expectations")
     return EXIT_OK if report.ok else EXIT_GATE

@@ -1,5 +1,9 @@
 """Diff stage: two results files -> what changed between them (environment, verdicts, errors, speed), by case id.
 
+The case id names the mode (types.case_id), so a grad case is compared with the grad case only; a record of a file
+from before modes reads as forward (CaseResult.from_json), whose ids are unchanged, so such a file diffs cleanly
+against a new forward run.
+
 Perf follows asv's compare and TorchBench's experience: a machine that is uniformly slower is not a regression,
 and a change is only trusted when it is both large and statistically significant. Each op's ratio of medians
 (new over base, at the perf shape) is divided by the run-wide median ratio; a change is flagged when that
@@ -16,7 +20,7 @@ from statistics import median
 from typing import Any
 
 from opcoverage.results import ResultsFile
-from opcoverage.types import CaseResult, Status
+from opcoverage.types import FORWARD, CaseResult, Status, column
 
 PERF_THRESHOLD = 0.10  # a normalised change smaller than this is never flagged (TorchBench: 5-9% noise per test)
 PERF_ALPHA = 0.05  # the false discovery rate of the Benjamini-Hochberg correction
@@ -40,6 +44,12 @@ class CaseChange:
     message: str = ""
     before_err: float | None = None
     after_err: float | None = None
+    mode: str = FORWARD
+
+    @property
+    def column(self) -> str:
+        """Where the case sits in the report's matrix: ``torch:cpu``, ``torch:cpu/grad``."""
+        return column(self.target, self.mode)
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,9 @@ class Diff:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["environment"] = [{"key": k, "base": b, "new": n} for k, b, n in self.environment]
+        for name in ("regressions", "fixes", "changed", "new_cases", "removed", "error_growth"):
+            for record, change in zip(data[name], getattr(self, name)):
+                record["column"] = change.column
         data["counts"] = {"regressions": len(self.regressions), "fixes": len(self.fixes),
                           "changed": len(self.changed), "new_cases": len(self.new_cases),
                           "removed": len(self.removed), "error_growth": len(self.error_growth),
@@ -133,6 +146,10 @@ def diff(base: ResultsFile, new: ResultsFile, base_name: str = "base", new_name:
 def environment_changes(base: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, Any, Any]]:
     """(key, base value, new value) for each environment detail that differs: machine, packages, devices."""
     changes = [(k, base.get(k), new.get(k)) for k in ENV_KEYS if base.get(k) != new.get(k)]
+    # A file from before modes ran forward only, as a run without --modes does today.
+    b_modes, n_modes = _requested_modes(base), _requested_modes(new)
+    if b_modes != n_modes:
+        changes.append(("modes", b_modes, n_modes))
     for group in ("frameworks",):
         b, n = base.get(group, {}), new.get(group, {})
         changes += [(f"{group}.{k}", b.get(k), n.get(k)) for k in sorted(b.keys() | n.keys()) if b.get(k) != n.get(k)]
@@ -145,6 +162,10 @@ def environment_changes(base: dict[str, Any], new: dict[str, Any]) -> list[tuple
     return changes
 
 
+def _requested_modes(env: dict[str, Any]) -> list[str]:
+    return list((env.get("modes") or {}).get("requested") or [FORWARD])
+
+
 def _err(r: CaseResult) -> float | None:
     return r.max_rel_err if r.max_rel_err is not None else r.max_abs_err
 
@@ -152,7 +173,7 @@ def _err(r: CaseResult) -> float | None:
 def _change(r: CaseResult, b: CaseResult | None, a: CaseResult | None) -> CaseChange:
     message = (a.message if a is not None and a.status is not Status.PASS else b.message if b is not None else "")
     return CaseChange(r.id, r.op, r.target, r.dtype, b.status.value if b else None, a.status.value if a else None,
-                      message[:300], _err(b) if b else None, _err(a) if a else None)
+                      message[:300], _err(b) if b else None, _err(a) if a else None, r.mode)
 
 
 def _error_grew(b: CaseResult, a: CaseResult, factor: float) -> bool:

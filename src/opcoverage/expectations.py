@@ -1,10 +1,15 @@
-"""Expected failures: per-target TOML files of known gaps, the CI gate against regressions, and stale entries."""
+"""Expected failures: per-target TOML files of known gaps, the CI gate against regressions, and stale entries.
+
+An entry names the modes it expects to fail in (``modes = ["grad", "compile"]``, globs allowed, ``["*"]`` every
+mode); without the key it is about forward cases only, so files written before modes keep their meaning and a
+failure that only grad or torch.compile shows is a regression until an entry says otherwise.
+"""
 
 from __future__ import annotations
 
 import fnmatch
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable
 
@@ -14,14 +19,15 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from opcoverage.errors import UsageError
-from opcoverage.types import CaseResult, Status
+from opcoverage.modes import Mode, mode_order
+from opcoverage.types import FORWARD, CaseResult, Status
 
-ENTRY_KEYS = {"op", "dtypes", "samples", "status", "reason", "link"}
+ENTRY_KEYS = {"op", "dtypes", "samples", "status", "modes", "reason", "link"}
 
 
 @dataclass(frozen=True)
 class Expectation:
-    """A known failure of one op on one target, optionally narrowed to dtypes, samples and a status."""
+    """A known failure of one op on one target in some modes, optionally narrowed to dtypes, samples and a status."""
 
     target: str
     op: str
@@ -31,11 +37,20 @@ class Expectation:
     samples: tuple[str, ...] = ()
     status: str | None = None
     source: str = ""
+    modes: tuple[str, ...] = (FORWARD,)  # mode names or globs ("compile*"); ("*",): every mode
+
+    def in_mode(self, mode: str) -> bool:
+        return any(fnmatch.fnmatchcase(mode, pattern) for pattern in self.modes)
 
     def matches(self, result: CaseResult) -> bool:
-        return (result.target == self.target and fnmatch.fnmatchcase(result.op, self.op)
+        return (result.target == self.target and self.in_mode(result.mode) and fnmatch.fnmatchcase(result.op, self.op)
                 and (not self.dtypes or result.dtype in self.dtypes)
                 and (not self.samples or result.sample in self.samples))
+
+    @property
+    def where(self) -> str:
+        """Its target, and its modes after a slash unless it is about forward only (as types.column writes)."""
+        return self.target if self.modes == (FORWARD,) else f"{self.target}/{','.join(self.modes)}"
 
     def covers(self, result: CaseResult) -> bool:
         """Matches and, when a status is named, fails with that status."""
@@ -74,8 +89,25 @@ def load(directory: str | Path) -> list[Expectation]:
             if status is not None and status not in {s.value for s in Status if s.is_failure}:
                 raise UsageError(f"{where}: status {status!r} is not a failure status")
             out.append(Expectation(f"{framework}:{device}", entry["op"], entry["reason"], entry.get("link", ""),
-                                   tuple(entry.get("dtypes", ())), tuple(entry.get("samples", ())), status, str(path)))
+                                   tuple(entry.get("dtypes", ())), tuple(entry.get("samples", ())), status, str(path),
+                                   _modes(entry.get("modes", [FORWARD]), where)))
     return out
+
+
+def _modes(value: object, where: str) -> tuple[str, ...]:
+    """An entry's modes, each checked (a typo would silently excuse nothing) and spelled as case ids spell it."""
+    if isinstance(value, str) or not isinstance(value, list) or not value:
+        raise UsageError(f"{where}: modes must be a non-empty list, e.g. modes = [\"grad\", \"compile\"] or [\"*\"]")
+    out = []
+    for text in value:
+        if any(c in str(text) for c in "*?["):
+            out.append(str(text))
+            continue
+        try:
+            out.append(str(Mode.parse(text)))
+        except UsageError as exc:
+            raise UsageError(f"{where}: {exc}") from None
+    return tuple(dict.fromkeys(out))
 
 
 @dataclass(frozen=True)
@@ -114,28 +146,51 @@ def gate(results: Iterable[CaseResult], expectations: list[Expectation]) -> Gate
             regressions.append(result)
         else:
             expected.append((result, expectation))
-    stale = tuple(e for i, e in enumerate(expectations)
-                  if i in matched and not any(r.status.is_failure and e.covers(r) for r in matched[i]))
-    ran_targets = {r.target for r in results}
-    unmatched = tuple(e for i, e in enumerate(expectations) if i not in matched and e.target in ran_targets)
+    stale = tuple(s for i, e in enumerate(expectations) if i in matched for s in _stale(e, matched[i]))
+    ran = {(r.target, r.mode) for r in results}
+    unmatched = tuple(e for i, e in enumerate(expectations)
+                      if i not in matched and any(t == e.target and e.in_mode(m) for t, m in ran))
     return GateReport(tuple(regressions), tuple(expected), stale, unmatched)
 
 
+def _stale(expectation: Expectation, matched: list[CaseResult]) -> list[Expectation]:
+    """The entry if none of its cases fails any more; else, for an entry that names its modes one by one, the
+    named modes whose cases all pass now (the entry narrowed to them: drop those from its modes). A glob stands for
+    "whichever modes ran", as an absent dtypes list stands for every dtype: it is stale only as a whole."""
+    failing = {r.mode for r in matched if r.status.is_failure and expectation.covers(r)}
+    if not failing:
+        return [expectation]
+    named = [m for m in expectation.modes if not any(c in m for c in "*?[")]
+    passing = [m for m in named if m not in failing and any(r.mode == m for r in matched)]
+    return [replace(expectation, modes=tuple(passing))] if passing else []
+
+
 def baseline(results: Iterable[CaseResult]) -> dict[str, str]:
-    """Expectation files (by file name) that accept today's failures: one entry per op, target and status,
-    listing the failing dtypes, with the backend's own message as the reason. Review and add links."""
+    """Expectation files (by file name) that accept today's failures: one entry per op, target, mode and status,
+    listing the failing dtypes, with the backend's own message as the reason; forward entries first, then each
+    mode's, under a comment that names it. Review and add links."""
     import json
     from collections import defaultdict
 
-    groups: dict[tuple[str, str, str], dict[str, str]] = defaultdict(dict)
+    groups: dict[tuple[str, str, str, str], dict[str, str]] = defaultdict(dict)
     for r in results:
         if r.status.is_failure:
-            groups[(r.target, r.op, r.status.value)].setdefault(r.dtype, r.message.splitlines()[0][:200] if r.message else "")
+            groups[(r.target, r.mode, r.op, r.status.value)].setdefault(
+                r.dtype, r.message.splitlines()[0][:200] if r.message else "")
     files: dict[str, list[str]] = defaultdict(lambda: ["# Known failures, written by `opcoverage baseline`; "
                                                        "give each a link to its upstream issue.\n"])
-    for (target, op, status), dtypes in sorted(groups.items()):
+    last_mode: dict[str, str] = {}
+    for (target, mode, op, status), dtypes in sorted(groups.items(), key=lambda kv: (kv[0][0], mode_order(kv[0][1]),
+                                                                                     kv[0][2:])):
+        name = target_file_name(target)
+        modes = ""
+        if mode != FORWARD:
+            modes = f"modes = {json.dumps([mode])}\n"
+            if last_mode.get(name) != mode:
+                files[name].append(f"# {mode} mode\n")
+        last_mode[name] = mode
         reason = next((m for m in dtypes.values() if m), status)
-        files[target_file_name(target)].append(
-            f"[[expected]]\nop = {json.dumps(op)}\ndtypes = {json.dumps(sorted(dtypes))}\n"
+        files[name].append(
+            f"[[expected]]\nop = {json.dumps(op)}\n{modes}dtypes = {json.dumps(sorted(dtypes))}\n"
             f"status = {json.dumps(status)}\nreason = {json.dumps(reason, ensure_ascii=True)}\nlink = \"\"\n")
     return {name: "\n".join(parts) for name, parts in files.items()}

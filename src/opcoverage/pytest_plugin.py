@@ -167,8 +167,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     gate = state["gate"]
     if gate is not None:
         for e in gate.stale:
-            terminalreporter.write_line(f"STALE expectation: {e.target} {e.op} {','.join(e.dtypes) or 'all dtypes'} "
+            terminalreporter.write_line(f"STALE expectation: {e.where} {e.op} {','.join(e.dtypes) or 'all dtypes'} "
                                         f"now passes; remove it from {e.source}", yellow=True)
         for e in gate.unmatched:
-            terminalreporter.write_line(f"UNMATCHED expectation: {e.target} {e.op} matches no case that ran "
+            terminalreporter.write_line(f"UNMATCHED expectation: {e.where} {e.op} matches no case that ran "
                                         f"({e.source})", yellow=True)

@@ -1,4 +1,7 @@
-"""Trend stage: one line per run (date, versions, counts per target) appended to a JSON-lines file, and its chart.
+"""Trend stage: one line per run (date, versions, counts per column) appended to a JSON-lines file, and its chart.
+
+A column is a target in one mode (``torch:cpu``, ``torch:cpu/grad``); forward columns are named by the target, so
+the lines of runs from before modes continue the same series.
 
 The ONNX scoreboard once showed 0% for every backend without saying why; each line here keeps the versions and
 the case counts it was computed from, so a drop can be traced to the run that caused it.
@@ -18,14 +21,14 @@ from opcoverage.results import write_atomic
 
 
 def entry(results_file: ResultsFile, label: str = "", date: str | None = None) -> dict[str, Any]:
-    """The trend line of one results file: per target its status counts and ops fully covered."""
+    """The trend line of one results file: per column (target x mode) its status counts and ops fully covered."""
     env = results_file.environment
     roll = rollup(list(results_file.results), env.get("categories", {}))
     targets = {}
-    for target in roll.targets:
-        records = [r for r in results_file.results if r.target == target]
-        cells = [c for (op, t), c in roll.by_op_target.items() if t == target]
-        targets[target] = {"cases": counts(records), "ops": len(cells),
+    for column in roll.columns:
+        records = [r for r in results_file.results if r.column == column]
+        cells = [c for (op, col), c in roll.by_op_column.items() if col == column]
+        targets[column] = {"cases": counts(records), "ops": len(cells),
                            "ops_full": sum(c.level == Level.FULL for c in cells)}
     return {"date": date or _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"), "label": label,
             "catalog": env.get("catalog"), "suite": env.get("suite"), "frameworks": env.get("frameworks", {}),

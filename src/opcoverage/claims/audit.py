@@ -3,6 +3,8 @@
 A case passes when its status is pass; every other status except skipped fails (a wrong result, a missing
 kernel, an error, a fallback to another device, a crash). Skipped cases were never measured and stay out.
 Each cell gets one verdict; the disagreements (claimed-but-fails, passes-but-unclaimed) are the news.
+Only forward cases are audited: a registry claims eager kernels (an aten op's dispatch keys, an ONNX Runtime
+kernel), so a grad, compile, export or vmap case of the op is no evidence for or against that claim.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 
 from opcoverage.claims import CaseSource, Claim, ClaimsProvider, more_providers_for, provider_for
 from opcoverage.results import ResultsFile
-from opcoverage.types import CaseResult, Status, Target
+from opcoverage.types import FORWARD, CaseResult, Status, Target
 
 
 class Verdict(str, enum.Enum):
@@ -93,15 +95,16 @@ def case_verdict(claimed: bool | None, passed: bool) -> Verdict:
 
 
 def audit(results_file: ResultsFile, cases: CaseSource | None = None) -> Audit:
-    """Claim every measured case of every target, then fold the cases into op x dtype cells."""
+    """Claim every measured forward case of every target, then fold the cases into op x dtype cells."""
     env = results_file.environment
     cases = cases or CaseSource(env)
-    measured = [r for r in results_file.results if r.status is not Status.SKIPPED]
+    forward = [r for r in results_file.results if r.mode == FORWARD]
+    measured = [r for r in forward if r.status is not Status.SKIPPED]
     skipped: dict[str, int] = defaultdict(int)
-    for r in results_file.results:
+    for r in forward:
         if r.status is Status.SKIPPED:
             skipped[r.target] += 1
-    targets = sorted({r.target for r in results_file.results})
+    targets = sorted({r.target for r in forward})
     providers: dict[str, ClaimsProvider] = {t: provider_for(Target.parse(t), cases) for t in targets}
     views = {t: [t] for t in targets}  # a further claims source audits the target again, as "torch:cpu (OpInfo)"
     for t in targets:

@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from opcoverage.models.manifest import Manifest
-from opcoverage.types import CaseResult, Status, Target
+from opcoverage.types import FORWARD, CaseResult, Status, Target
 
 # Verdicts of one op use on one target, the worst first; "pass" and "untested" are not failures of the target.
 FAILING = ("unsupported", "error", "wrong", "fallback")
@@ -53,13 +53,17 @@ class Readiness:
 
 
 class Verdicts:
-    """The results file's verdict per (catalog op, target, dtype), all samples together."""
+    """The results file's verdict per (catalog op, target, dtype), all samples together, from forward cases only:
+    a model's forward and train passes both call eager kernels (train calls the backward ops as ops of their own),
+    so a grad or compile case of the same op says nothing about them."""
 
     def __init__(self, results):
         self.by_key: dict[tuple[str, str, str], list[CaseResult]] = defaultdict(list)
         self.ops_on: dict[tuple[str, str], set[str]] = defaultdict(set)
         self.targets: set[str] = set()
         for r in results:
+            if r.mode != FORWARD:
+                continue
             self.by_key[(r.op, r.target, r.dtype)].append(r)
             self.ops_on[(r.op, r.target)].add(r.dtype)
             self.targets.add(r.target)

@@ -72,6 +72,15 @@ def parse_modes(text: Any) -> list[Mode]:
     return list(dict.fromkeys(Mode.parse(part) for part in split_list(text)))
 
 
+def mode_order(mode: str) -> tuple[int, str]:
+    """A sort key: modes in the order MODES names them (forward first), each variant after its mode, and a mode
+    this version does not know (from a newer results file) after them all. Reports and baselines sort by it."""
+    try:
+        return (list(MODES).index(Mode.parse(mode).name), str(mode))
+    except UsageError:
+        return (len(MODES), str(mode))
+
+
 def backend_modes(backend: Any) -> tuple[str, ...]:
     """The mode names a backend runs; one that declares none runs forward only."""
     return tuple(getattr(backend, "modes", (FORWARD,)))

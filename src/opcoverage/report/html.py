@@ -15,7 +15,7 @@ from typing import Any
 from opcoverage.results import ResultsFile
 
 COLUMNS = ("op", "category", "target", "mode", "dtype", "sample", "status", "computed_as", "max_abs_err",
-           "max_rel_err", "message", "sample_desc")
+           "max_rel_err", "message", "sample_desc", "id")  # the id from types.case_id: the page never spells one
 FILTERS = ("op", "category", "target", "mode", "dtype", "status")  # op and message filter by text, the rest by value
 SHOWN_ROWS = 500  # rows rendered at once; the count says how many match
 
@@ -71,10 +71,10 @@ function quote(s) {  // as Python's shlex.quote, so the command matches the Mark
   if (s === "") return "''";
   return /^[A-Za-z0-9_@%+=:,.\\/-]+$/.test(s) ? s : "'" + s.replace(/'/g, "'\\"'\\"'") + "'";
 }
-function caseId(r) { return [r[col.op], r[col.target], r[col.dtype], r[col.sample]].join("-"); }
 function reproduce(r) {
   const parts = ["opcoverage", "run", "--targets", r[col.target], "--ops", r[col.op], "--dtypes", r[col.dtype],
-                 "--cases", caseId(r), "--seed", String(ENV.seed)];
+                 "--cases", r[col.id], "--seed", String(ENV.seed)];
+  if (r[col.mode] !== "forward") parts.push("--modes", r[col.mode]);
   if (ENV.samples !== "quick") parts.push("--samples", ENV.samples);
   if (ENV.suite) parts.push("--suite", ENV.suite);
   for (const s of ENV.specs) if (s !== "builtin") parts.push("--specs", s);
@@ -126,7 +126,7 @@ function render() {
   body.replaceChildren();
   for (const r of rows.slice(0, SHOWN)) {
     const tr = body.insertRow();
-    tr.dataset.id = caseId(r);
+    tr.dataset.id = r[col.id];
     for (const h of HEAD) {
       if (h === "reproduce") {
         const code = document.createElement("code");
@@ -181,10 +181,10 @@ document.body.dataset.ready = "1";
 def _rows(results_file: ResultsFile) -> list[list[Any]]:
     categories = results_file.environment.get("categories", {})
     rows = []
-    for r in sorted(results_file.results, key=lambda r: (r.op, r.target, r.dtype, r.sample)):
-        rows.append([r.op, str(r.extra.get("op_type") or categories.get(r.op, "")), r.target,
-                     str(r.extra.get("mode") or "default"), r.dtype, r.sample, r.status.value,
-                     str(r.extra.get("computed_as") or ""), r.max_abs_err, r.max_rel_err, r.message, r.sample_desc])
+    for r in sorted(results_file.results, key=lambda r: (r.op, r.target, r.mode, r.dtype, r.sample)):
+        rows.append([r.op, str(r.extra.get("op_type") or categories.get(r.op, "")), r.target, r.mode, r.dtype,
+                     r.sample, r.status.value, str(r.extra.get("computed_as") or ""), r.max_abs_err, r.max_rel_err,
+                     r.message, r.sample_desc, r.id])
     return rows
 
 

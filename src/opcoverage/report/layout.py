@@ -1,13 +1,16 @@
-"""Report stage, layout: results -> an index page, a page, a CSV and a dtype heatmap per target, and pictures.
+"""Report stage, layout: results -> an index page, a page, a CSV and a dtype heatmap per column, and pictures.
 
-`opcoverage report R.json --out cpu.md` writes, beside cpu.md:
+A column is a target in one mode (``torch:cpu``, ``torch:cpu/grad``: ``CaseResult.column``); forward columns are
+named by their target alone. `opcoverage report R.json --out cpu.md` writes, beside cpu.md:
 
-- ``cpu.md``, the index (at most ~100 KB): the environment, the summary per target, the changes since a baseline
-  (``--baseline``), the op x target heatmap, and the matrix, one symbol per cell, in a ``<details>`` per category;
-- ``cpu-<target>.md`` per target (at most ~400 KB): its dtype matrix and heatmap, failures grouped with messages
-  and reproduce commands, perf tables and the audit (``--audit``);
-- ``cpu-<target>.csv``: every record of the target, sorted by op, dtype and sample (the full data, diff-friendly);
-- ``cpu-heatmap.svg``, ``cpu-<target>-dtypes.svg`` and, with perf records, ``cpu-perf.svg``.
+- ``cpu.md``, the index (at most ~100 KB): the environment, the summary per column, the changes since a baseline
+  (``--baseline``), the mode-only failures, the op x column heatmap, and the matrix, one symbol per cell, in a
+  ``<details>`` per category;
+- ``cpu-<column>.md`` per column (at most ~400 KB; ``cpu-torch-cpu-grad.md``): its dtype matrix and heatmap,
+  failures grouped with messages and reproduce commands, its mode-only failures, perf tables and, on forward
+  columns, the audit (``--audit``);
+- ``cpu-<column>.csv``: every record of the column, sorted by op, dtype and sample (the full data, diff-friendly);
+- ``cpu-heatmap.svg``, ``cpu-<column>-dtypes.svg`` and, with perf records, ``cpu-perf.svg``.
 """
 
 from __future__ import annotations
@@ -20,19 +23,20 @@ from typing import Any
 
 from opcoverage.expectations import GateReport
 from opcoverage.report import markdown as md
-from opcoverage.report import pictures
+from opcoverage.report import mode_failures, pictures
 from opcoverage.report.pages import INDEX_BUDGET, SUMMARY_BUDGET, TARGET_BUDGET, Page
 from opcoverage.report.perf import render_perf, ratio_section
 from opcoverage.report.rollup import Rollup, lower_precision, rollup, summarize
 from opcoverage.report.tables import table
 from opcoverage.results import ResultsFile
+from opcoverage.types import FORWARD
 
 CSV_COLUMNS = ("id", "op", "target", "mode", "dtype", "sample", "status", "computed_as", "max_abs_err", "max_rel_err",
                "message")
 
 
-def slug(target: str) -> str:
-    return target.replace(":", "-").replace("/", "-")
+def slug(column: str) -> str:
+    return column.replace(":", "-").replace("/", "-")
 
 
 def categories(results_file: ResultsFile) -> dict[str, str]:
@@ -74,8 +78,8 @@ class Report:
         self.command = f"opcoverage report {' '.join(sources)}"
         self.data = " and ".join(f"`{s}`" for s in sources)
 
-    def page_name(self, target: str) -> str:
-        return f"{self.stem}-{slug(target)}.md"
+    def page_name(self, column: str) -> str:
+        return f"{self.stem}-{slug(column)}.md"
 
     def files(self) -> dict[str, str]:
         """File name (beside the index) -> text."""
@@ -85,11 +89,11 @@ class Report:
         ratios = pictures.perf_ratios(self.results, self.roll.categories)
         if ratios:
             out[f"{self.stem}-perf.svg"] = pictures.perf_chart(ratios)
-        for target in self.roll.targets:
-            out[self.page_name(target)] = self.target_page(target)
-            out[f"{self.stem}-{slug(target)}.csv"] = self.csv(target)
-            out[f"{self.stem}-{slug(target)}-dtypes.svg"] = pictures.dtype_heatmap(self.overview, self.by_op_type,
-                                                                                   target)
+        for column in self.roll.columns:
+            out[self.page_name(column)] = self.target_page(column)
+            out[f"{self.stem}-{slug(column)}.csv"] = self.csv(column)
+            out[f"{self.stem}-{slug(column)}-dtypes.svg"] = pictures.dtype_heatmap(self.overview, self.by_op_type,
+                                                                                   column)
         return out
 
     def index(self, budget: int = INDEX_BUDGET) -> str:
@@ -110,8 +114,10 @@ class Report:
                   f"![op x target heatmap]({self.stem}-heatmap.svg)", ""])
         if self.gate is not None:
             page.add(md.gate_section(self.gate, limit=50), keep=2, what="the expected-failure summary")
-        page.add(["## Coverage matrix", "", "One symbol per op and target; the counts give the ops that fully pass "
-                  "over those that ran.", ""])
+        mode_failures.add_sections(page, self.results, env, keep=4)
+        columns = " (a target in a mode but forward: `target/mode`)" if len(roll.modes) > 1 else ""
+        page.add(["## Coverage matrix", "", f"One symbol per op and target{columns}; the counts give the ops that "
+                  "fully pass over those that ran.", ""])
         unit = "op types" if self.overview is not self.roll else "ops"
         for head, rows_, tail in md.matrix_tables(self.overview, self.overview_lowered, unit):
             page.table(head, rows_, tail, f"{unit} of this category", keep=10)
@@ -122,23 +128,25 @@ class Report:
                      + ratio_section(measured, roll.categories, level=3), keep=0, what="the cross-target perf ratios")
         return page.render()
 
-    def target_page(self, target: str, budget: int = TARGET_BUDGET) -> str:
+    def target_page(self, column: str, budget: int = TARGET_BUDGET) -> str:
+        """The page of one column: a target in one mode."""
         env, roll = self.env, self.roll
-        records = [r for r in self.results if r.target == target]
-        csv_name = f"{self.stem}-{slug(target)}.csv"
+        target, mode = roll.target_of[column], roll.mode_of[column]
+        records = [r for r in self.results if r.column == column]
+        csv_name = f"{self.stem}-{slug(column)}.csv"
         page = Page(budget, f"`{csv_name}` (every record, sorted by op, dtype and sample) and {self.data}")
-        sub = replace(roll, targets=(target,))
+        sub = roll.only(column)
         summary = md.summary_rows(sub, summarize(sub), int(env.get("catalog_ops") or len(roll.ops) or 1),
                                   self.lowered)
         device = env.get("targets", {}).get(target, {})
-        page.add([f"# `{target}`", "", md.generated_line(self.command, sub, len(records), env)
+        page.add([f"# `{column}`", "", md.generated_line(self.command, sub, len(records), env)
                   + f" Back to the [index]({self.index_name}).", "",
                   "## Environment", "", f"{device.get('name', '?')} · {device.get('driver', '')} · "
                   + ", ".join(f"{k} {v}" for k, v in env.get("frameworks", {}).items()), "",
                   "## Summary", "", md.LEGEND, "", table(summary, md.SUMMARY_HEADERS), ""])
-        head, rows, tail = md.dtype_table(roll, target, self.lowered)
+        head, rows, tail = md.dtype_table(roll, column, self.lowered)
         page.add(["## Dtype matrix", "", "Each cell rolls up the samples of one op in one dtype; empty: not planned.",
-                  "", f"![op x dtype heatmap]({self.stem}-{slug(target)}-dtypes.svg)", ""])
+                  "", f"![op x dtype heatmap]({self.stem}-{slug(column)}-dtypes.svg)", ""])
         page.table(head, rows, tail, "ops", keep=20)
         head, rows, tail = md.failure_table(records, env)
         failing = sum(r.status.is_failure for r in records)
@@ -146,26 +154,30 @@ class Report:
                   "the command reproduces the group's first case." if rows else "No failing case.", ""])
         if rows:
             page.table(head, rows, tail, "failure groups", keep=30)
+        if mode != FORWARD:  # the column's failures whose forward case passes, beside its forward records
+            forward = [r for r in self.results if r.target == target and r.mode == FORWARD]
+            mode_failures.add_sections(page, forward + records, env, keep=24)
         page.add(md.crashes_not_recurring(records), keep=25, what="the crashes that did not recur")
         if self.gate is not None:
-            page.add(md.gate_section(self.gate, target), keep=26, what="the expected-failure details")
+            page.add(md.gate_section(self.gate, target, mode=mode), keep=26, what="the expected-failure details")
         perf = render_perf(records, {**env, "categories": roll.categories})
         if perf:
             page.add(perf, keep=15, what="the perf tables")
-        if self.audit is not None and target in self.audit.targets:
+        # Claims are about the eager kernels a registry lists: the audit judges forward cases only (claims.audit).
+        if self.audit is not None and mode == FORWARD and target in self.audit.targets:
             from opcoverage.report.audit import section
 
             page.add(["## Claims versus measured", ""] + section(_audit_of(self.audit, target), env, level=3),
                      keep=10, what="the claims audit (`opcoverage audit` writes it whole)")
         return page.render()
 
-    def csv(self, target: str) -> str:
+    def csv(self, column: str) -> str:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(CSV_COLUMNS)
-        records = sorted((r for r in self.results if r.target == target), key=lambda r: (r.op, r.dtype, r.sample))
+        records = sorted((r for r in self.results if r.column == column), key=lambda r: (r.op, r.dtype, r.sample))
         for r in records:
-            writer.writerow([r.id, r.op, r.target, r.extra.get("mode", ""), r.dtype, r.sample, r.status.value,
+            writer.writerow([r.id, r.op, r.target, r.mode, r.dtype, r.sample, r.status.value,
                              r.extra.get("computed_as", ""), _number(r.max_abs_err), _number(r.max_rel_err),
                              " ".join(r.message.split())[:300]])
         return buffer.getvalue()

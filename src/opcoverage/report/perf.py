@@ -59,9 +59,9 @@ def render_perf(results: Iterable[CaseResult], environment: dict[str, Any]) -> l
                 "measured in the same run (a noisy roof measurement, or a cost model that counts bytes the op never "
                 "moves): "
                 + ", ".join(f"`{r.id}`" for r in above[:20]), ""]
-    by_target: dict[str, list[CaseResult]] = defaultdict(list)
+    by_target: dict[str, list[CaseResult]] = defaultdict(list)  # by column: a target in one mode
     for r in timed:
-        by_target[r.target].append(r)
+        by_target[r.column].append(r)
     for target in sorted(by_target):
         out += [f"<details><summary><code>{target}</code>: perf table ({len(by_target[target])} cases)</summary>", "",
                 _target_table(by_target[target], categories), "", "</details>", ""]
@@ -142,7 +142,8 @@ def ratio_section(results: list[CaseResult], categories: dict[str, str], level: 
     """For targets that share a device: each one's time over the base target's, per category and per op."""
     groups: dict[str, dict[str, dict[tuple[str, str], dict[str, Any]]]] = defaultdict(lambda: defaultdict(dict))
     for r in results:
-        groups[_device_class(r.target)][r.target][(r.op, r.dtype)] = r.perf
+        # By column, so a mode timed beside forward (torch:cpu/compile) is one more column compared on the device.
+        groups[_device_class(r.target)][r.column][(r.op, r.dtype)] = r.perf
     out: list[str] = []
     for device, by_target in sorted(groups.items()):
         if len(by_target) < 2:

@@ -1,4 +1,4 @@
-"""Report stage, pictures: results -> SVG heatmaps (op x target, op x dtype), the perf chart and the trend chart.
+"""Report stage, pictures: results -> SVG heatmaps (op x column, op x dtype), the perf chart and the trend chart.
 
 Heatmaps flow their rows into columns like a newspaper, category by category, each category under a shaded band
 with its name and counts, so a 400-op catalog fits one screen and stays readable at GitHub's image width.
@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable
 
 from opcoverage.report.rollup import Cell, Level, Rollup, lower_precision
 from opcoverage.report.svg import COLOURS, Svg
-from opcoverage.types import CaseResult, Status
+from opcoverage.types import FORWARD, CaseResult, Status
 
 ROW_H, CELL_W, LABEL_CHARS, FONT_SIZE = 11, 13, 28, 8.5
 BANDS = ("#eef2f7", "#f7f1e8")
@@ -114,45 +114,46 @@ def _groups(roll: Rollup) -> dict[str, list[str]]:
 
 
 def coverage_heatmap(roll: Rollup, results: list[CaseResult], title: str) -> str:
-    """op x target, one cell per pair, coloured by its roll-up."""
+    """op x column (target x mode), one cell per pair, coloured by its roll-up."""
     lower = lower_precision(results)
 
-    def colour(op: str, target: str) -> tuple[str, str]:
-        cell = roll.by_op_target.get((op, target))
+    def colour(op: str, column: str) -> tuple[str, str]:
+        cell = roll.by_op_column.get((op, column))
         lowered = cell is not None and bool(cell.failing_dtypes) and all(
-            (op, target, d) in lower for d in cell.failing_dtypes)
+            (op, column, d) in lower for d in cell.failing_dtypes)
         failing = f", failing: {', '.join(cell.failing_dtypes)}" if cell and cell.failing_dtypes else ""
-        return cell_colour(cell, lowered), f"{op} on {target}: {cell.level if cell else 'n/a'}{failing}"
+        return cell_colour(cell, lowered), f"{op} on {column}: {cell.level if cell else 'n/a'}{failing}"
 
-    return heatmap(title, _groups(roll), list(roll.targets), colour,
-                   f"{len(roll.ops)} ops x {len(roll.targets)} target{'s' if len(roll.targets) != 1 else ''}; one cell "
-                   "per op and target")
+    n = len(roll.columns)
+    what = (f"{n} target{'s' if n != 1 else ''}; one cell per op and target" if roll.modes == (FORWARD,) else
+            f"{n} target x mode columns; one cell per op and column")
+    return heatmap(title, _groups(roll), list(roll.columns), colour, f"{len(roll.ops)} ops x {what}")
 
 
-def dtype_heatmap(roll: Rollup, results: list[CaseResult], target: str) -> str:
-    """op x dtype on one target."""
+def dtype_heatmap(roll: Rollup, results: list[CaseResult], column: str) -> str:
+    """op x dtype on one column (a target in one mode)."""
     lower = lower_precision(results)
-    ops = [op for op in roll.ops if (op, target) in roll.by_op_target]
+    ops = [op for op in roll.ops if (op, column) in roll.by_op_column]
     groups: dict[str, list[str]] = defaultdict(list)
     for op in ops:
         groups[roll.categories[op]].append(op)
 
     def colour(op: str, dtype: str) -> tuple[str, str]:
-        cell = roll.by_op_target_dtype.get((op, target, dtype))
-        return cell_colour(cell, (op, target, dtype) in lower), f"{op} {dtype}: {cell.level if cell else 'n/a'}"
+        cell = roll.by_op_column_dtype.get((op, column, dtype))
+        return cell_colour(cell, (op, column, dtype) in lower), f"{op} {dtype}: {cell.level if cell else 'n/a'}"
 
-    return heatmap(f"{target}: op x dtype", {k: groups[k] for k in sorted(groups)}, list(roll.dtypes), colour,
+    return heatmap(f"{column}: op x dtype", {k: groups[k] for k in sorted(groups)}, list(roll.dtypes), colour,
                    f"{len(ops)} ops x {len(roll.dtypes)} dtypes")
 
 
 def perf_ratios(results: Iterable[CaseResult], categories: dict[str, str]) -> dict[str, dict[str, float]]:
-    """Per category, per target: the geometric mean over op x dtype pairs of time over the fastest target's time
-    (pairs timed on at least two targets at the same perf shape)."""
+    """Per category, per column: the geometric mean over op x dtype pairs of time over the fastest column's time
+    (pairs timed on at least two columns at the same perf shape)."""
     times: dict[tuple[str, str, str], dict[str, tuple[float, Any]]] = defaultdict(dict)
     for r in results:
         p = r.perf or {}
         if p.get("median_s") and "error" not in p:
-            times[(r.op, r.dtype, str(p.get("shapes")))][r.target] = (p["median_s"], None)
+            times[(r.op, r.dtype, str(p.get("shapes")))][r.column] = (p["median_s"], None)
     logs: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for (op, _, _), by_target in times.items():
         if len(by_target) < 2:
