@@ -21,6 +21,10 @@ from opcoverage.errors import UsageError
 # not listed costs as much as the dearest: an unknown compiler is assumed slow rather than fast.
 CASE_COST = {"torch": 1.0, "onnxruntime": 2.5, "jax": 100.0}
 UNKNOWN_COST = max(CASE_COST.values())
+# How much dearer a case is in another mode than forward, per framework, from the mean case time (duration_s) of
+# the whole-catalog mode runs on the CPU (README, Modes): ⟨MODE_COSTS⟩. A mode not listed costs as compile.
+MODE_FACTOR = {("torch", "grad"): 4.0, ("torch", "compile"): 1700.0, ("torch", "export"): 400.0,
+               ("jax", "grad"): 2.0, ("jax", "vmap"): 1.0, ("jax", "export"): 3.0}
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,11 @@ def parse(text: Any) -> Shard:
 
 
 def case_cost(case: Any) -> float:
-    return CASE_COST.get(case.target.framework, UNKNOWN_COST)
+    forward = CASE_COST.get(case.target.framework, UNKNOWN_COST)
+    mode = getattr(case, "mode", None)
+    if mode is None or mode.name == "forward":
+        return forward
+    return forward * MODE_FACTOR.get((case.target.framework, mode.name), MODE_FACTOR[("torch", "compile")])
 
 
 def assign(cases: Sequence[Any], count: int) -> dict[str, int]:
