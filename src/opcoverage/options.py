@@ -195,13 +195,19 @@ class RunConfig:
         return config
 
 
+def _help(option: Option, suffix: str = "") -> str:
+    """An option's help as argparse (and pytest's parser) take it: they %-format help strings, so a literal % of
+    the text ("80% of RAM") would otherwise break --help."""
+    return (option.help + suffix).replace("%", "%%")
+
+
 def add_argparse_options(parser) -> None:
     for option in RUN_OPTIONS:
         flags = [option.cli_flag] + (["-j"] if option.dest == "jobs" else [])
         if option.parse is _flag:
-            parser.add_argument(*flags, dest=option.dest, help=option.help, action="store_true", default=None)
+            parser.add_argument(*flags, dest=option.dest, help=_help(option), action="store_true", default=None)
             continue
-        parser.add_argument(*flags, dest=option.dest, metavar=option.metavar, help=option.help,
+        parser.add_argument(*flags, dest=option.dest, metavar=option.metavar, help=_help(option),
                             action="append" if option.repeat else "store", default=None)
 
 
@@ -209,10 +215,10 @@ def add_pytest_options(group) -> None:
     for option in RUN_OPTIONS:
         if option.parse is _flag:
             group.addoption(option.pytest_flag, dest=f"opcov_{option.dest}", action="store_true", default=None,
-                            help=f"{option.help} [env {option.env}]")
+                            help=_help(option, f" [env {option.env}]"))
             continue
         group.addoption(option.pytest_flag, dest=f"opcov_{option.dest}", metavar=option.metavar,
-                        help=f"{option.help} [env {option.env}]",
+                        help=_help(option, f" [env {option.env}]"),
                         action="append" if option.repeat else "store", default=None)
 
 

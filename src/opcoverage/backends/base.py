@@ -122,8 +122,8 @@ UNSUPPORTED_PATTERNS = re.compile(
     r"is not currently supported|not supported on|does not support|is not supported|unsupported dtype|"
     r"Unsupported dtype|not currently implemented|no kernel|No kernel|doesn't support|only supports|"
     r"input must be float32 or float64|derivative for .{1,80} is not implemented|Differentiation rule for .{1,80} "
-    r"not implemented|Could not guard on data-dependent|data-dependent output shape|No lowerings? (exists|found) for|"
-    r"DynamicOutputShapeException|Pending unbacked symbols",
+    r"not implemented|JVP rule for .{1,80} not implemented|Could not guard on data-dependent|data-dependent output "
+    r"shape|No lowerings? (exists|found) for|DynamicOutputShapeException|Pending unbacked symbols",
 )
 
 

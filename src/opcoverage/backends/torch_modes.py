@@ -53,7 +53,8 @@ def _recorder(torch, names: list[str]):
 
 def run_grad(torch, spec: OpSpec, sample: Sample, device: str, request: Any) -> Execution:
     """J^T v for the inputs in ``request.wrt``: autograd.grad of the outputs in ``request.outputs`` with the
-    cotangents v. An output that does not depend on the inputs has a zero gradient. The backward's aten ops are
+    cotangents v. Where no output requires grad the gradient is zeros and extra.no_derivative says so (the oracle
+    tells a constant op from a derivative torch does not have). The backward's aten ops are
     recorded (extra.backward) and count toward op-set coverage like the forward's."""
     from opcoverage.backends.torch import from_torch, to_torch
 
@@ -70,7 +71,8 @@ def run_grad(torch, spec: OpSpec, sample: Sample, device: str, request: Any) -> 
         pairs = [(outputs[j], to_torch(v, device).to(outputs[j].dtype))
                  for j, v in zip(request.outputs, request.cotangents)
                  if isinstance(outputs[j], torch.Tensor) and outputs[j].requires_grad]
-        if not pairs:
+        if not pairs:  # torch recorded no derivative: the oracle tells a constant op from a missing derivative
+            untracked.append(f"torch records no derivative for {spec.name} (its output does not require grad)")
             return tuple(torch.zeros_like(leaf) for leaf in leaves.values())
         grads = torch.autograd.grad([o for o, _ in pairs], list(leaves.values()), [v for _, v in pairs],
                                     allow_unused=True, materialize_grads=True)
@@ -79,6 +81,7 @@ def run_grad(torch, spec: OpSpec, sample: Sample, device: str, request: Any) -> 
 
     fell_back: list[str] = []
     recorded: list[str] = []
+    untracked: list[str] = []
     with _fallback_warnings(fell_back), reached(lambda: _split(recorded)[0] + _split(recorded)[1]):
         grads = vjp(None)
         with contextlib.suppress(Exception), _recorder(torch, recorded):
@@ -88,8 +91,11 @@ def run_grad(torch, spec: OpSpec, sample: Sample, device: str, request: Any) -> 
     if fallback is None and device != "cpu":
         strays = {g.device.type for g in grads} - {device}
         fallback = f"gradients were produced on {', '.join(sorted(strays))}, not {device}" if strays else None
+    extra: dict[str, Any] = {"backward": list(dict.fromkeys(backward_ops))}
+    if untracked:
+        extra["no_derivative"] = untracked[0]
     return Execution(tuple(from_torch(g) for g in grads), tuple(dict.fromkeys(forward_ops + backward_ops)), fallback,
-                     {"backward": list(dict.fromkeys(backward_ops))})
+                     extra)
 
 
 def _split(recorded: list[str]) -> tuple[list[str], list[str]]:

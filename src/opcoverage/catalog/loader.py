@@ -22,6 +22,7 @@ from opcoverage.catalog.spec import (BINDING_KEYS, CallBinding, Exclusion, OnnxB
 from opcoverage.errors import CatalogError
 
 OP_KEYS = {"category", "samples", "dtypes", "reference", "result_dtype", "tolerance", "exclude", "notes", "grad",
+           "grad_symmetric",
            *BINDING_KEYS}
 REQUIRED_KEYS = {"category", "samples", "dtypes", "reference"}
 CALL_KEYS = {"call", "kwargs"}
@@ -206,6 +207,10 @@ def _parse_op(name: str, entry: Any, where: str, source: str, resolve_keys: set[
                                                   for i in grad):
             raise _fail(where, "grad lists the differentiable positional inputs by index ([0, 1]), or is false")
         grad = tuple(grad)
+    symmetric = entry.get("grad_symmetric", [])
+    if not isinstance(symmetric, list) or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0
+                                                  for i in symmetric):
+        raise _fail(where, "grad_symmetric lists the inputs read as symmetric matrices by index ([0])")
 
     reference = _parse_call(where, entry["reference"], "reference")
     _check_callable(where, "reference", reference.call, signatures, reference)
@@ -227,4 +232,4 @@ def _parse_op(name: str, entry: Any, where: str, source: str, resolve_keys: set[
     return OpSpec(name=name, category=str(entry["category"]), samples=SampleSpec(family_name, samples),
                   dtypes=dtypes, reference=reference, bindings=bindings, result_dtype=result_dtype,
                   tolerances=tolerances, exclusions=tuple(exclusions), notes=str(entry.get("notes", "")),
-                  source=source, grad=grad)
+                  source=source, grad=grad, grad_symmetric=tuple(symmetric))

@@ -107,6 +107,9 @@ class OpSpec:
     notes: str = ""
     source: str = ""
     grad: tuple[int, ...] | None = None  # positional inputs the grad mode differentiates; None: every floating one
+    # Inputs the op reads as a symmetric matrix (one triangle): grad mode perturbs them with symmetric tangents,
+    # the only directions in which the frameworks' gradients (defined on symmetric matrices) are comparable.
+    grad_symmetric: tuple[int, ...] = ()
 
 
     def excluded(self, framework: str, dtype: str) -> Exclusion | None:

@@ -188,7 +188,8 @@ def run_case(catalog: Catalog, case: Case, seed: int = 0, mode: str = "quick", p
         return _raised(base, backend, exc, time.perf_counter() - start)
     duration = time.perf_counter() - start
     if request is not None:
-        result = grad.check(spec, sample, request, outputs, functools.partial(_call_reference, spec, sample.kwargs))
+        result = grad.check(spec, sample, request, outputs, functools.partial(_call_reference, spec, sample.kwargs),
+                            execution.extra.get("no_derivative"))
     else:
         result = compare(spec, case.dtype, outputs, expected)
     status, message = result.status, result.message
