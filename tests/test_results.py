@@ -80,3 +80,16 @@ def test_merge_rejects_conflicts_and_other_catalogs():
     other = res.ResultsFile({**ENV, "catalog": "def"}, (_record(),))
     with pytest.raises(UsageError, match="catalog differs"):
         res.merge([("a.json", a), ("c.json", other)])
+
+
+def test_merge_of_runs_in_different_modes_keeps_every_mode():
+    grad = {"requested": ["grad"], "not_applicable": {"onnxruntime:cpu/grad": "no gradient op"}}
+    compiled = {"requested": ["compile"], "not_applicable": {"jax:cpu/compile": "a torch mode"}}
+    a = res.ResultsFile({**ENV, "modes": grad}, (CaseResult("add", "torch:cpu", "float32", "s0", Status.PASS,
+                                                            mode="grad"),))
+    b = res.ResultsFile({**ENV, "modes": compiled}, (CaseResult("add", "torch:cpu", "float32", "s0", Status.PASS,
+                                                                mode="compile"),))
+    merged = res.merge([("a.json", a), ("b.json", b)])
+    assert {r.id for r in merged.results} == {"add-torch:cpu/grad-float32-s0", "add-torch:cpu/compile-float32-s0"}
+    assert merged.environment["modes"] == {"requested": ["grad", "compile"],
+                                           "not_applicable": {**grad["not_applicable"], **compiled["not_applicable"]}}

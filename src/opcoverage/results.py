@@ -116,6 +116,7 @@ def merge(files: Iterable[tuple[str, ResultsFile]], whole: bool = False) -> Resu
         environment.setdefault("targets", {}).update(results_file.environment.get("targets", {}))
         environment.setdefault("frameworks", {}).update(results_file.environment.get("frameworks", {}))
         environment.setdefault("categories", {}).update(results_file.environment.get("categories", {}))
+        _merge_modes(environment, results_file.environment.get("modes"))
         if results_file.environment.get("roofline"):  # --perf shards: each measured its own targets' roofs
             environment.setdefault("roofline", {}).update(results_file.environment["roofline"])
         for record in results_file.results:
@@ -129,6 +130,16 @@ def merge(files: Iterable[tuple[str, ResultsFile]], whole: bool = False) -> Resu
     if len(files) > 1:
         environment["merged_from"] = [name for name, _ in files]
     return ResultsFile(environment, tuple(r for _, r in by_key.values()))
+
+
+def _merge_modes(environment: dict[str, Any], modes: Any) -> None:
+    """Parts run in different modes (`--modes grad` here, `--modes compile` there) merge into one record of every
+    mode requested and every (target, mode) that did not apply."""
+    if not modes:
+        return
+    merged = environment.setdefault("modes", {"requested": [], "not_applicable": {}})
+    merged["requested"] = list(dict.fromkeys(merged.get("requested", []) + list(modes.get("requested", []))))
+    merged.setdefault("not_applicable", {}).update(modes.get("not_applicable", {}))
 
 
 def _check_shards(files: list[tuple[str, ResultsFile]], environment: dict[str, Any]) -> None:

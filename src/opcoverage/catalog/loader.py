@@ -22,7 +22,7 @@ from opcoverage.catalog.spec import (BINDING_KEYS, CallBinding, Exclusion, OnnxB
 from opcoverage.errors import CatalogError
 
 OP_KEYS = {"category", "samples", "dtypes", "reference", "result_dtype", "tolerance", "exclude", "notes", "grad",
-           "grad_symmetric",
+           "grad_symmetric", "grad_outputs",
            *BINDING_KEYS}
 REQUIRED_KEYS = {"category", "samples", "dtypes", "reference"}
 CALL_KEYS = {"call", "kwargs"}
@@ -207,6 +207,12 @@ def _parse_op(name: str, entry: Any, where: str, source: str, resolve_keys: set[
                                                   for i in grad):
             raise _fail(where, "grad lists the differentiable positional inputs by index ([0, 1]), or is false")
         grad = tuple(grad)
+    grad_outputs = entry.get("grad_outputs")  # the outputs the grad mode puts cotangents on; absent: every float one
+    if grad_outputs is not None:
+        if not isinstance(grad_outputs, list) or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0
+                                                          for i in grad_outputs) or not grad_outputs:
+            raise _fail(where, "grad_outputs lists the differentiable outputs by index ([0])")
+        grad_outputs = tuple(grad_outputs)
     symmetric = entry.get("grad_symmetric", [])
     if not isinstance(symmetric, list) or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0
                                                   for i in symmetric):
@@ -232,4 +238,4 @@ def _parse_op(name: str, entry: Any, where: str, source: str, resolve_keys: set[
     return OpSpec(name=name, category=str(entry["category"]), samples=SampleSpec(family_name, samples),
                   dtypes=dtypes, reference=reference, bindings=bindings, result_dtype=result_dtype,
                   tolerances=tolerances, exclusions=tuple(exclusions), notes=str(entry.get("notes", "")),
-                  source=source, grad=grad, grad_symmetric=tuple(symmetric))
+                  source=source, grad=grad, grad_symmetric=tuple(symmetric), grad_outputs=grad_outputs)

@@ -110,6 +110,7 @@ class OpSpec:
     # Inputs the op reads as a symmetric matrix (one triangle): grad mode perturbs them with symmetric tangents,
     # the only directions in which the frameworks' gradients (defined on symmetric matrices) are comparable.
     grad_symmetric: tuple[int, ...] = ()
+    grad_outputs: tuple[int, ...] | None = None  # outputs with cotangents in grad mode; None: every real floating one
 
 
     def excluded(self, framework: str, dtype: str) -> Exclusion | None:

@@ -38,7 +38,7 @@ NOT_DIFFERENTIABLE = ("comparison", "logical", "bitwise", "random", "collective"
 # derivative cancels in the low precision) sit past their bounds by more than the spread, and stay mismatches.
 GRAD_TOLERANCES = {"float64": 1e-6, "float32": 3e-4, "float16": 2e-2, "bfloat16": 1e-1}
 STEP = 1e-6  # times max(1, |x|max): central differences of float64 then carry ~1e-10 of rounding
-KINK = 1e-4  # a relative change of <v, J u> between steps h and h/2 past this means the reference is not smooth
+KINK = 1e-4  # past this relative disagreement of the differences at steps h and h/2 the reference is not smooth
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,8 @@ def request(spec: OpSpec, sample: Sample, expected: tuple[np.ndarray, ...]) -> G
     """Random u and v for a sample, the same on every target (seeded by the sample); None when no output is real
     floating (an op whose outputs are indices has no gradient)."""
     rng = np.random.default_rng([sample.seed, sample.index, 0x67726164])
-    outputs = tuple(j for j, out in enumerate(expected) if _real_floating(out) and out.size)
+    outputs = tuple(j for j, out in enumerate(expected) if _real_floating(out) and out.size
+                    and (spec.grad_outputs is None or j in spec.grad_outputs))
     if not outputs:
         return None
     cast = numpy_dtype(sample.dtype)
@@ -120,8 +121,8 @@ def check(spec: OpSpec, sample: Sample, req: GradRequest, got: tuple[np.ndarray,
     # The reference first: a sample where it is not finite or not smooth judges no gradient, whatever came back.
     jvp, jvp_scale, kink = directional(spec, sample, req, reference)
     if not np.isfinite(kink) or kink > KINK:
-        how = "not finite" if not np.isfinite(kink) else (f"not smooth (central differences at h and h/2 differ by "
-                                                          f"{kink:.2g} relative)")
+        how = "not finite" if not np.isfinite(kink) else (f"not smooth (its differences at steps h and h/2 disagree "
+                                                          f"by {kink:.2g} relative: a kink, a tie or a jump)")
         return Comparison(Status.SKIPPED, f"the float64 reference is {how} at this sample: it cannot judge a gradient")
     terms = [np.asarray(g, np.float64) * u for g, u in zip(got, req.tangents)]
     if not all(np.isfinite(t).all() for t in terms):
@@ -148,33 +149,41 @@ def check(spec: OpSpec, sample: Sample, req: GradRequest, got: tuple[np.ndarray,
 
 def directional(spec: OpSpec, sample: Sample, req: GradRequest,
                 reference: Callable[..., tuple[np.ndarray, ...]]) -> tuple[float, float, float]:
-    """<v, J u> from the float64 reference, the Euclidean norm of its terms, and how far steps h and h/2 disagree."""
+    """<v, J u> from the float64 reference, the Euclidean norm of its terms, and how far the reference is from
+    smooth along u, relative to that norm: the larger of
+
+    - the disagreement of the central differences at steps h and h/2 (a jump, or a kink central differences feel);
+    - the second-difference quotient q(t) = <v, f(x+tu) - 2f(x) + f(x-tu)> / t failing to halve from t = h to h/2:
+      smooth, q(t) is about t <v, f'' u u> and halves; at a kink or a tie (max of two equal values, abs at 0),
+      q(t) stays at the jump of the one-sided slopes, which central differences average away unseen."""
     base = [np.asarray(a, np.float64) if is_floating(dtype_name(a.dtype)) else a for a in sample.args]
     size = max(float(np.abs(base[i]).max()) for i in req.wrt)
     h = STEP * max(1.0, size)
     v = [np.asarray(c, np.float64) for c in req.cotangents]
 
-    def derivative(step: float) -> list[np.ndarray]:
-        def at(t: float) -> tuple[np.ndarray, ...]:
-            args = list(base)
-            for i, u in zip(req.wrt, req.tangents):
-                args[i] = base[i] + t * u
-            outs = reference(*args)
-            return tuple(np.asarray(outs[j], np.float64) for j in req.outputs)
+    def at(t: float) -> list[np.ndarray]:
+        args = list(base)
+        for i, u in zip(req.wrt, req.tangents):
+            args[i] = base[i] + t * u
+        outs = reference(*args)
+        return [np.asarray(outs[j], np.float64) for j in req.outputs]
 
-        plus, minus = at(step), at(-step)
-        return [(p - m) / (2 * step) for p, m in zip(plus, minus)]
+    def inner(values: list[np.ndarray]) -> float:
+        return float(sum((vj * d).sum() for vj, d in zip(v, values)))
 
-    coarse, fine = derivative(h), derivative(h / 2)
-    extrapolated = [(4 * f - c) / 3 for f, c in zip(fine, coarse)]
+    f = {t: at(t) for t in (-h, -h / 2, 0.0, h / 2, h)}
     with np.errstate(all="ignore"):
-        jvp = float(sum((vj * d).sum() for vj, d in zip(v, extrapolated)))
+        coarse = [(p - m) / (2 * h) for p, m in zip(f[h], f[-h])]
+        fine = [(p - m) / h for p, m in zip(f[h / 2], f[-h / 2])]
+        extrapolated = [(4 * fi - c) / 3 for fi, c in zip(fine, coarse)]
+        jvp = inner(extrapolated)
         scale = _norm([vj * d for vj, d in zip(v, extrapolated)])
-        coarse_sum = float(sum((vj * d).sum() for vj, d in zip(v, coarse)))
-        fine_sum = float(sum((vj * d).sum() for vj, d in zip(v, fine)))
-    if not np.isfinite(jvp) or not np.isfinite(scale):
+        curvature = [inner([(p - 2 * z + m) / t for p, z, m in zip(f[t], f[0.0], f[-t])]) for t in (h, h / 2)]
+        central = abs(inner(coarse) - inner(fine))
+        one_sided = abs(curvature[1] - curvature[0] / 2)
+    if not np.isfinite(jvp) or not np.isfinite(scale) or not np.isfinite(one_sided):
         return jvp, scale, float("inf")
-    kink = abs(coarse_sum - fine_sum) / max(scale, np.finfo(np.float64).tiny)
+    kink = max(central, one_sided) / max(scale, np.finfo(np.float64).tiny)
     return jvp, scale, kink
 
 
