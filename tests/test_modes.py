@@ -127,3 +127,16 @@ def test_compile_export_and_vmap_verdicts(spec_dir, tmp_path, capsys):
         assert {r["status"] for r in by[key]} == {"pass"}, key
     exported = by[("sin", "jax:cpu", "export")][0]["extra"]["custom_calls"]
     assert set(exported) == {"cpu", "cuda", "rocm", "tpu"}
+
+
+def test_inductor_compiles_a_case_into_one_graph(spec_dir, tmp_path, capsys):
+    """The default compile mode is inductor: one captured graph, no ATen extern kernel, the reference's values."""
+    specs = str(spec_dir("ops.toml", MODE_OPS))
+    out = tmp_path / "r.json"
+    code = main(["run", "--specs", specs, "--targets", "torch:cpu", "--modes", "compile",
+                 "--cases", "sin-torch:cpu/compile-float32-s0", "--jobs", "1", "--out", str(out)])
+    capsys.readouterr()
+    [record] = json.loads(out.read_text())["results"]
+    assert code == 0 and record["status"] == "pass", record["message"]
+    assert record["extra"]["compile_backend"] == "inductor"
+    assert record["extra"]["graphs"] == 1 and record["extra"]["extern_calls"] == 0

@@ -72,19 +72,9 @@ class FaultBackend:
 
 def install(tmp_path, monkeypatch):
     """Register FaultBackend through a real `opcoverage.backends` entry point in a temporary distribution."""
-    import sys
+    from tests.fault import register
 
-    from opcoverage import backends
-
-    dist = tmp_path / "site" / "fault_vendor-1.0.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fault-vendor\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[opcoverage.backends]\nfault = tests.fault.backend:FaultBackend\n")
-    monkeypatch.syspath_prepend(str(tmp_path / "site"))
-    backends.cache_clear()
-    yield
-    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(tmp_path / "site")])
-    backends.cache_clear()
+    yield from register(tmp_path, monkeypatch, "fault", "tests.fault.backend:FaultBackend")
 
 
 def reference_outputs(spec, args, kwargs) -> tuple[np.ndarray, ...]:

@@ -30,14 +30,6 @@ class GradFaultBackend(TorchBackend):
 
 def install(tmp_path, monkeypatch):
     """Register GradFaultBackend through a real `opcoverage.backends` entry point in a temporary distribution."""
-    from opcoverage import backends
+    from tests.fault import register
 
-    dist = tmp_path / "gradfault-site" / "gradfault_vendor-1.0.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: gradfault-vendor\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text(
-        "[opcoverage.backends]\ngradfault = tests.fault.grad_backend:GradFaultBackend\n")
-    monkeypatch.syspath_prepend(str(tmp_path / "gradfault-site"))
-    backends.cache_clear()
-    yield
-    backends.cache_clear()
+    yield from register(tmp_path, monkeypatch, "gradfault", "tests.fault.grad_backend:GradFaultBackend")

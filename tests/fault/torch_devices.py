@@ -50,14 +50,6 @@ class TorchFaultBackend:
 
 def install(tmp_path, monkeypatch):
     """Register TorchFaultBackend through a real `opcoverage.backends` entry point in a temporary distribution."""
-    from opcoverage import backends
+    from tests.fault import register
 
-    dist = tmp_path / "torchfault-site" / "torchfault_vendor-1.0.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: torchfault-vendor\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text(
-        "[opcoverage.backends]\ntorchfault = tests.fault.torch_devices:TorchFaultBackend\n")
-    monkeypatch.syspath_prepend(str(tmp_path / "torchfault-site"))
-    backends.cache_clear()
-    yield
-    backends.cache_clear()
+    yield from register(tmp_path, monkeypatch, "torchfault", "tests.fault.torch_devices:TorchFaultBackend")

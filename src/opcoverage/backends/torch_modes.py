@@ -9,11 +9,11 @@ import os
 import warnings
 from typing import Any, Iterator
 
-from opcoverage.backends.base import Execution, as_output_tuple, at_stage, reached
+from opcoverage.backends.base import Execution, Unsupported, as_output_tuple, at_stage, reached
+from opcoverage.backends.torch import FALLBACK_MARKERS, from_torch, to_torch
 from opcoverage.catalog.spec import CallBinding, OpSpec
 from opcoverage.types import Sample, Stage
 
-FALLBACK_MARKERS = ("fall back to run on the CPU", "falling back to CPU", "fallback to CPU")
 REASON_LIMIT = 300
 
 
@@ -56,8 +56,6 @@ def run_grad(torch, spec: OpSpec, sample: Sample, device: str, request: Any) -> 
     cotangents v. Where no output requires grad the gradient is zeros and extra.no_derivative says so (the oracle
     tells a constant op from a derivative torch does not have). The backward's aten ops are
     recorded (extra.backward) and count toward op-set coverage like the forward's."""
-    from opcoverage.backends.torch import from_torch, to_torch
-
     call = _call(spec, sample)
 
     def vjp(record: list[str] | None):
@@ -135,8 +133,6 @@ def run_compiled(torch, spec: OpSpec, sample: Sample, device: str, backend_name:
     import torch._dynamo
     from torch._dynamo.utils import counters
 
-    from opcoverage.backends.torch import from_torch, to_torch
-
     configure_caches()
     torch._dynamo.reset()
     counters.clear()
@@ -173,9 +169,6 @@ def _reason(graph_breaks: Any) -> str:
 def run_exported(torch, spec: OpSpec, sample: Sample, device: str) -> Execution:
     """torch.export of the call, run_decompositions() to the Core ATen opset, then the exported program is run.
     An op left outside Core ATen is unsupported at the lower stage, naming it (the export target's contract)."""
-    from opcoverage.backends.base import Unsupported
-    from opcoverage.backends.torch import from_torch, to_torch
-
     call = _call(spec, sample)
 
     class Call(torch.nn.Module):
