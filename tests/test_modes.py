@@ -115,7 +115,8 @@ def test_compile_export_and_vmap_verdicts(spec_dir, tmp_path, capsys):
         by.setdefault((r["op"], r["target"], r["mode"]), []).append(r)
     breaks = by[("nonzero", "torch:cpu", "compile:eager")]
     assert {r["status"] for r in breaks} == {"fallback"}
-    assert all("graph break" in r["message"] and "depends on input Tensor data" in r["message"] for r in breaks)
+    assert all("graph break" in r["message"] and "depends on input Tensor data" in r["message"]
+               and r["extra"]["stage"] == "graph_break" for r in breaks)
     wrong = by[("relu", "torch:cpu", "compile:relu_accuracy_error_TESTING_ONLY")]
     assert {r["status"] for r in wrong} == {"mismatch"} and {r["extra"]["eager"] for r in wrong} == {"pass"}
     assert {r["status"] for r in by[("sin", "torch:cpu", "compile:relu_accuracy_error_TESTING_ONLY")]} == {"pass"}

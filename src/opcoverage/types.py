@@ -37,9 +37,11 @@ class Stage(str, enum.Enum):
     """Where in a compile-per-case stack a case failed, recorded as ``extra.stage``: a report can then say "IREE
     fails to compile 31 ops" without reading messages. In pipeline order: the framework traces the call (capture),
     exports a program (export), converts it into the stack's own IR (convert), lowers or partitions it (lower),
-    compiles it for the device (compile), and runs it (run)."""
+    compiles it for the device (compile), and runs it (run). torch.compile adds one between capture and lower:
+    dynamo broke the graph (graph_break) and ran part of the call eagerly."""
 
     CAPTURE = "capture"
+    GRAPH_BREAK = "graph_break"
     EXPORT = "export"
     CONVERT = "convert"
     LOWER = "lower"

@@ -153,6 +153,7 @@ def run_compiled(torch, spec: OpSpec, sample: Sample, device: str, backend_name:
     fallback = fell_back[0] if fell_back else None
     if breaks:
         extra["graph_breaks"] = breaks
+        extra["stage"] = Stage.GRAPH_BREAK.value
         fallback = f"graph break: {_reason(counters['graph_break'])}"
     elif graphs == 0:
         fallback = "ran eager under torch.compile: dynamo captured no graph"

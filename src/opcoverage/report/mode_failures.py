@@ -24,10 +24,12 @@ TRANSFORMS = ("compile", "export", "vmap")
 
 
 def mode_only(results: list[CaseResult]) -> list[CaseResult]:
-    """The failing cases of the other modes whose forward case (same op, target, dtype and sample) passes."""
+    """The failing cases of the other modes whose forward case (same op, target, dtype and sample) passes: in these
+    results, or by the eager verdict the runner records beside a wrong compiled, exported or batched result
+    (``extra.eager``), so a run of one mode alone still shows its disagreements."""
     passing = {(r.op, r.target, r.dtype, r.sample) for r in results if r.mode == FORWARD and r.status is Status.PASS}
     return [r for r in results if r.mode != FORWARD and r.status.is_failure
-            and (r.op, r.target, r.dtype, r.sample) in passing]
+            and ((r.op, r.target, r.dtype, r.sample) in passing or r.extra.get("eager") == Status.PASS.value)]
 
 
 def disagrees(result: CaseResult) -> bool:
