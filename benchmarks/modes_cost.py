@@ -43,7 +43,9 @@ def main() -> int:
     rows = []
     for target in targets:
         modes = parse_modes(",".join(backend_modes(get_backend(target.framework))))
-        planned = plan_cases(catalog, [target], modes=modes)
+        binding = getattr(get_backend(target.framework), "binding", target.framework)
+        planned = [c for c in plan_cases(catalog, [target], modes=modes)  # the cases that run: bound, not excluded
+                   if binding in catalog[c.op].bindings and not catalog[c.op].excluded(binding, c.dtype)]
         counts = {str(m): sum(str(c.mode) == str(m) for c in planned) for m in modes}
         cases = {str(m): [c for c in plan_cases(catalog, [target], ops=list(OPS), dtypes=["float32"], modes=[m])
                           if c.sample == "s0"] for m in modes}

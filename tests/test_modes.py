@@ -99,13 +99,14 @@ def test_modes_plan_only_where_they_apply(spec_dir, tmp_path, capsys):
     assert {r["status"] for r in data["results"]} == {"pass"}
 
 
-def test_compile_export_and_vmap_verdicts(spec_dir, tmp_path, capsys):
+def test_compile_export_and_vmap_verdicts(spec_dir, tmp_path, capsys, monkeypatch):
     """A graph break (an output shape that depends on data) is fallback with dynamo's reason; a torch.compile
     backend that miscompiles relu is mismatch with the eager op passing (a compiler bug); inductor compiles sin
     into one graph; an op torch.export leaves outside Core ATen is unsupported at the lower stage; vmap and jax
     export pass on sin."""
     specs = str(spec_dir("ops.toml", MODE_OPS))
     out = tmp_path / "r.json"
+    monkeypatch.setenv("OPCOV_CACHE_DIR", str(tmp_path / "cache"))
     inductor = "sin-torch:cpu/compile-float32-s0"  # one case of the default backend: its first compile takes ~15 s
     cases = ["*/compile:eager-*", "*/compile:relu_accuracy_error_TESTING_ONLY-*", "*/export-*", "*/vmap-*", inductor]
     code = main(["run", "--specs", specs, "--targets", "torch:cpu,jax:cpu", "--cases", ",".join(cases),
@@ -134,4 +135,5 @@ def test_compile_export_and_vmap_verdicts(spec_dir, tmp_path, capsys):
     [compiled] = by[("sin", "torch:cpu", "compile")]  # inductor: one graph, no ATen extern kernel, right values
     assert compiled["status"] == "pass" and compiled["extra"]["compile_backend"] == "inductor"
     assert compiled["extra"]["graphs"] == 1 and compiled["extra"]["extern_calls"] == 0
+    assert any((tmp_path / "cache" / "inductor").rglob("*.so"))  # its kernel is kept for the next run
 

@@ -120,10 +120,16 @@ def _compile_stage(exc: BaseException) -> Stage:
 
 def configure_caches() -> None:
     """Keep inductor's compiled kernels and FX graphs across runs in OPCOV_CACHE_DIR (a later run of the same
-    cases compiles in ~50 ms instead of ~1 s), unless the user points torch at its own cache."""
+    cases compiles in ~50 ms instead of ~1 s), unless the user points torch at its own cache. torch writes its
+    default (/tmp/torchinductor_<user>) into TORCHINDUCTOR_CACHE_DIR the first time it asks for the folder, often
+    while it is imported, so that value counts as unset; inductor reads the variable again at every lookup."""
+    from torch._inductor.runtime.runtime_utils import default_cache_dir
+
     from opcoverage.cache import cache_root
 
-    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache_root() / "inductor"))
+    current = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+    if current is None or os.path.abspath(current) == os.path.abspath(default_cache_dir()):
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(cache_root() / "inductor")
 
 
 def run_compiled(torch, spec: OpSpec, sample: Sample, device: str, backend_name: str) -> Execution:
