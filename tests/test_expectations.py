@@ -173,3 +173,24 @@ def test_baseline_writes_the_mode_of_each_failure_and_accepts_exactly_them(tmp_p
     report = exp.gate(results, expectations)
     assert report.ok and len(report.expected) == 4 and not report.stale
     assert exp.gate(results + [_m("cumprod", "grad", Status.ERROR)], expectations).regressions
+
+
+def test_baseline_combines_runs_of_different_catalogs_the_last_file_winning(tmp_path):
+    """The modes run of one catalog and the forward run of the next write one set of expectation files."""
+    from opcoverage import results as res
+    from opcoverage.cli import main
+
+    env = {"opcoverage": "0", "python": "3.11", "os": "Linux", "cpu": "x", "frameworks": {}, "targets": {},
+           "seed": 0, "samples": "quick"}
+    modes_run = tmp_path / "modes.json"
+    res.write(modes_run, res.ResultsFile({**env, "catalog": "old"}, (
+        _r("erfc", "float32", Status.ERROR), CaseResult("erfc", "torch:cpu", "float32", "s0", Status.UNSUPPORTED,
+                                                        mode="export"))))
+    forward_run = tmp_path / "forward.json"
+    res.write(forward_run, res.ResultsFile({**env, "catalog": "new"}, (_r("erfc", "float32", Status.PASS),
+                                                                      _r("cumprod", "float16", Status.ERROR))))
+    out = tmp_path / "expect"
+    out.mkdir()
+    assert main(["baseline", str(modes_run), str(forward_run), "--out", str(out)]) == 0
+    entries = exp.load(out)
+    assert {(e.op, e.modes) for e in entries} == {("cumprod", ("forward",)), ("erfc", ("export",))}

@@ -113,3 +113,20 @@ def test_pytest_takes_the_same_slice_with_opcov_shard(pytester):
     first = collected("--opcov-shard", "2/3")
     assert first == {c.id for c in select(cases, Shard(2, 3))[0]}  # the CLI's slice
     assert 0 < len(first) < len(cases)
+
+
+def test_a_case_costs_by_its_mode_too():
+    """A torch.compile case costs about a second of C++ compile, a forward torch case under a millisecond: shards
+    balance the modes' real costs, and a mode not listed is assumed as dear as compile."""
+    from opcoverage.execute.runner import Case
+    from opcoverage.execute.shard import case_cost
+    from opcoverage.modes import Mode
+    from opcoverage.types import Target
+
+    def cost(target, mode):
+        return case_cost(Case("add", Target.parse(target), "float32", "s0", "", mode=Mode.parse(mode)))
+
+    assert cost("torch:cpu", "compile") > cost("torch:cpu", "export") > cost("torch:cpu", "grad") > \
+        cost("torch:cpu", "forward")
+    assert cost("jax:cpu", "vmap") > cost("jax:cpu", "forward")
+    assert cost("torch:cpu", "compile:aot_eager") == cost("torch:cpu", "compile")

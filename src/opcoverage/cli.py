@@ -230,11 +230,15 @@ def _cmd_baseline(args) -> int:
     from opcoverage import expectations as exp
     from opcoverage.results import write_atomic
 
-    merged = _read_all(args.files)
+    from opcoverage import results as res
+
     out = Path(args.out)
     if not out.is_dir():
         raise UsageError(f"--out {out} is not a folder; create it first")
-    for name, text in exp.baseline(merged.results).items():
+    # Expectations are about failures, whichever run showed them: files of other catalogs or seeds may be combined
+    # here (the modes run of one catalog with the forward run of the next), a case in several taking the last one.
+    by_id = {r.id: r for path in args.files for r in res.read(path).results}
+    for name, text in exp.baseline(list(by_id.values())).items():
         write_atomic(out / name, text)
         print(f"opcoverage: wrote {out / name}", file=sys.stderr)
     return EXIT_OK
@@ -363,7 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--expect", required=True, metavar="DIR")
     p.set_defaults(func=_cmd_check)
 
-    p = sub.add_parser("baseline", help="write expected-failure files that accept the failures in results file(s)")
+    p = sub.add_parser("baseline", help="write expected-failure files that accept the failures in results file(s); "
+                                        "a case in several files takes its record from the last")
     p.add_argument("files", nargs="+", metavar="RESULTS.json")
     p.add_argument("--out", required=True, metavar="DIR")
     p.set_defaults(func=_cmd_baseline)
