@@ -8,7 +8,7 @@ import numpy as np
 
 from opcoverage.catalog.dtypes import dtype_name, is_floating
 from opcoverage.catalog.spec import OpSpec, Tolerance
-from opcoverage.types import Status
+from opcoverage.types import Seq, Status
 
 # Defaults follow torch.testing's for float32/float16/bfloat16, with a float16/bfloat16 atol that admits one
 # rounding of a value of magnitude ~1 (a reference in float64 is exact where the backend must round).
@@ -64,39 +64,76 @@ def expected_dtype_ok(rule: str, input_dtype: str, actual: str) -> bool:
 def compare(spec: OpSpec, dtype: str, actual: tuple[np.ndarray, ...], expected: tuple[np.ndarray, ...],
             check_dtypes: bool = True) -> Comparison:
     """Each output against its reference: dtype (by the spec's result rule, unless ``check_dtypes`` is off), shape,
-    then values at the dtype's tolerance. A random op's reference is the distribution of its draws (Draws)."""
+    then values at the dtype's tolerance (strings and integers exactly). A sequence (Seq) is compared tensor by
+    tensor, each by its output's rule, after its length; an empty optional (None) matches only None. A random op's
+    reference is the distribution of its draws (Draws)."""
     draws = _draws(expected)
     if draws is not None:
         return compare_draws(spec, dtype, actual, draws)
     if len(actual) != len(expected):
         return Comparison(Status.MISMATCH, f"returned {len(actual)} output(s), expected {len(expected)}")
     rules = spec.result_dtype if len(spec.result_dtype) == len(expected) else spec.result_dtype[:1] * len(expected)
-    worst_abs, worst_rel = 0.0, 0.0
+    worst = [0.0, 0.0]  # max abs err, max rel err
     problems: list[str] = []
     for i, (got, want, rule) in enumerate(zip(actual, expected, rules)):
-        label = f"output {i}: " if len(expected) > 1 else ""
-        got_name = dtype_name(got.dtype)
-        if check_dtypes and not expected_dtype_ok(rule, dtype, got_name):
-            problems.append(f"{label}dtype {got_name}, expected {rule if rule != 'same' else dtype}")
-            continue
-        if got.shape != want.shape:
-            problems.append(f"{label}shape {list(got.shape)}, expected {list(want.shape)}")
-            continue
-        exact = got.dtype.kind in "biu" and want.dtype.kind in "biu"  # bfloat16's kind is "V": not exact
-        if is_floating(got_name) and got_name != "float64" and want.dtype == np.float64:
-            # The ideal answer in the output dtype is the float64 reference correctly rounded to it; that is
-            # also where values beyond the dtype's range become inf and tiny ones subnormal or zero.
-            with np.errstate(over="ignore", under="ignore"):
-                want = want.astype(got.dtype).astype(np.float64)
-        tol = EXACT if exact else tolerance_for(spec, dtype)
-        abs_err, rel_err, bad, first = _errors(got, want, tol)
-        worst_abs, worst_rel = max(worst_abs, abs_err), max(worst_rel, rel_err)
-        if bad:
-            problems.append(f"{label}{bad} of {want.size} values differ ({first}); "
-                            f"max abs err {abs_err:.3g}, max rel err {rel_err:.3g} at rtol={tol.rtol:g} atol={tol.atol:g}")
+        label = f"output {i}" if len(expected) > 1 else ""
+        problems += _compare_value(spec, dtype, got, want, rule, check_dtypes, label, worst)
     if problems:
-        return Comparison(Status.MISMATCH, "; ".join(problems), worst_abs, worst_rel)
-    return Comparison(Status.PASS, "", worst_abs, worst_rel)
+        return Comparison(Status.MISMATCH, "; ".join(problems), worst[0], worst[1])
+    return Comparison(Status.PASS, "", worst[0], worst[1])
+
+
+def _compare_value(spec: OpSpec, dtype: str, got, want, rule: str, check_dtypes: bool, label: str,
+                   worst: list[float]) -> list[str]:
+    """The problems of one output (an array, a Seq of arrays, or None), raising ``worst`` to its errors."""
+    prefix = f"{label}: " if label else ""
+    if want is None or got is None:
+        if want is None and got is None:
+            return []
+        return [f"{prefix}{_kind(got)}, expected {_kind(want)}"]
+    if isinstance(want, Seq) or isinstance(got, Seq):
+        if not (isinstance(want, Seq) and isinstance(got, Seq)) or len(got) != len(want):
+            return [f"{prefix}{_kind(got)}, expected {_kind(want)}"]
+        if check_dtypes and got.dtype and not expected_dtype_ok(rule, dtype, got.dtype):  # an empty one too
+            return [f"{prefix}a sequence of {got.dtype}, expected one of {rule if rule != 'same' else dtype}"]
+        problems = []
+        for k, (g, w) in enumerate(zip(got, want)):
+            problems += _compare_value(spec, dtype, g, w, rule, check_dtypes, f"{label or 'sequence'}[{k}]", worst)
+        return problems
+    got_name = dtype_name(got.dtype)
+    if check_dtypes and not expected_dtype_ok(rule, dtype, got_name):
+        return [f"{prefix}dtype {got_name}, expected {rule if rule != 'same' else dtype}"]
+    if got.shape != want.shape:
+        return [f"{prefix}shape {list(got.shape)}, expected {list(want.shape)}"]
+    if got.dtype.kind == "U" or want.dtype.kind == "U":  # strings: equal or not
+        differ = np.asarray(got != want)
+        if not differ.any():
+            return []
+        idx = tuple(int(i) for i in np.argwhere(differ)[0]) if differ.ndim else ()
+        return [f"{prefix}{int(differ.sum())} of {want.size} strings differ (first at {list(idx)}: got "
+                f"{str(got[idx])!r}, expected {str(want[idx])!r})"]
+    exact = got.dtype.kind in "biu" and want.dtype.kind in "biu"  # bfloat16's kind is "V": not exact
+    if is_floating(got_name) and got_name != "float64" and want.dtype == np.float64:
+        # The ideal answer in the output dtype is the float64 reference correctly rounded to it; that is
+        # also where values beyond the dtype's range become inf and tiny ones subnormal or zero.
+        with np.errstate(over="ignore", under="ignore"):
+            want = want.astype(got.dtype).astype(np.float64)
+    tol = EXACT if exact else tolerance_for(spec, dtype)
+    abs_err, rel_err, bad, first = _errors(got, want, tol)
+    worst[0], worst[1] = max(worst[0], abs_err), max(worst[1], rel_err)
+    if bad:
+        return [f"{prefix}{bad} of {want.size} values differ ({first}); "
+                f"max abs err {abs_err:.3g}, max rel err {rel_err:.3g} at rtol={tol.rtol:g} atol={tol.atol:g}"]
+    return []
+
+
+def _kind(value) -> str:
+    """What a value is, for a message: "an empty optional", "a sequence of 3 tensors", "a float32 tensor [2, 3]"."""
+    if value is None:
+        return "an empty optional"
+    if isinstance(value, Seq):
+        return f"a sequence of {len(value)} tensor{'s' if len(value) != 1 else ''}"
+    return f"a {dtype_name(value.dtype)} tensor {list(value.shape)}"
 
 
 def _errors(got: np.ndarray, want: np.ndarray, tol: Tolerance) -> tuple[float, float, int, str]:
@@ -172,7 +209,8 @@ DRAWS_ALPHA = 1e-6
 def _draws(expected: tuple[np.ndarray, ...]):
     from opcoverage.catalog.references.random import Draws
 
-    if len(expected) == 1 and expected[0].dtype == object and isinstance(expected[0].item(), Draws):
+    if len(expected) == 1 and isinstance(expected[0], np.ndarray) and expected[0].dtype == object and \
+            isinstance(expected[0].item(), Draws):
         return expected[0].item()
     return None
 

@@ -84,6 +84,35 @@ class Target:
         return cls(framework.lower(), device)
 
 
+class Seq(tuple):
+    """An ONNX sequence value: its tensors, in order, and the catalog dtype of its elements where known (which an
+    empty sequence still has). A reference returns one for an output that is a sequence (a plain tuple or list is
+    several outputs), and so does a backend; an empty optional is None. Samples stay tensors: an ONNX adapter
+    groups them into a Seq where the node takes a sequence::
+
+        Seq([np.zeros(2, np.float32), np.ones(3, np.float32)], "float32")
+    """
+
+    dtype: str | None
+
+    def __new__(cls, items: Any = (), dtype: str | None = None) -> "Seq":
+        self = super().__new__(cls, items)
+        self.dtype = dtype
+        return self
+
+    def __repr__(self) -> str:
+        return f"Seq({list(self)!r}, {self.dtype!r})"
+
+
+def as_value(value: Any) -> Any:
+    """One output as the comparison takes it: an array, a Seq of arrays, or None (an empty optional)."""
+    if value is None:
+        return None
+    if isinstance(value, Seq):
+        return Seq((as_value(v) for v in value), value.dtype)
+    return np.asarray(value)
+
+
 @dataclass(frozen=True)
 class Sample:
     """One concrete input of one op in one dtype: NumPy arrays plus keyword arguments."""
@@ -102,7 +131,7 @@ class Sample:
         return f"s{self.index}"
 
     def describe(self) -> str:
-        shapes = ", ".join(f"{a.dtype}{list(a.shape)}" for a in self.args)
+        shapes = ", ".join(f"{'string' if a.dtype.kind == 'U' else a.dtype}{list(a.shape)}" for a in self.args)
         extra = ", ".join(f"{k}={v!r}" for k, v in sorted(self.kwargs.items()))
         return f"{self.label}: ({shapes}{', ' if shapes and extra else ''}{extra})"
 

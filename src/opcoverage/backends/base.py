@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol, runtime
 import numpy as np
 
 from opcoverage.catalog.spec import OpSpec
-from opcoverage.types import Sample, Stage, Status
+from opcoverage.types import Sample, Seq, Stage, Status
 
 
 @dataclass(frozen=True)
@@ -175,7 +175,10 @@ def thread_budget() -> int | None:
 
 
 def as_output_tuple(value: Any) -> tuple[Any, ...]:
-    """Ops return one array, a tuple/list of arrays (sort, split), or a named tuple (torch.return_types)."""
+    """Ops return one array, a tuple/list of arrays (sort, split), or a named tuple (torch.return_types); a Seq
+    (an ONNX sequence) is one output."""
+    if isinstance(value, Seq):
+        return (value,)
     if isinstance(value, (tuple, list)):
         return tuple(value)
     return (value,)

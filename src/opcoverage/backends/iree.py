@@ -96,12 +96,15 @@ class IreeBackend:
         return (_model(spec, sample)[1],)
 
     def run(self, spec: OpSpec, sample: Sample, device: str) -> Execution:
+        from opcoverage.backends.onnxruntime import tensor_feeds
+
         model, op_type, feeds = _model(spec, sample)
         with reached(lambda: (op_type,)):
             vmfb, cached = _vmfb(spec.name, sample.dtype, model, device)
             with at_stage(Stage.RUN):
+                inputs = tensor_feeds(feeds, "IREE's runtime")
                 try:
-                    outputs = _invoke(vmfb, device, _function_name(model), list(feeds.values()))
+                    outputs = _invoke(vmfb, device, _function_name(model), inputs)
                 except Exception as exc:
                     if sample.dtype == "float64" or any(a.dtype == np.float64 for a in feeds.values()):
                         raise RuntimeError(f"{DEMOTED_F64}, and the runtime then fails: {exc}") from exc

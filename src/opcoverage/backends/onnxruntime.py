@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import functools
 import os
 import re
@@ -13,9 +14,9 @@ import numpy as np
 
 from opcoverage.backends.base import (ArrayInfo, DeviceInfo, Execution, NotApplicable, Prepared, Unsupported,
                                      classify_by_message, missing_packages, reached, thread_budget)
-from opcoverage.catalog.dtypes import dtype_name, numpy_dtype
+from opcoverage.catalog.dtypes import STRING, dtype_name, numpy_dtype
 from opcoverage.catalog.spec import CallBinding, OnnxBinding, OnnxCall, OpSpec, SampleSpec, resolve_dotted
-from opcoverage.types import Sample, Status
+from opcoverage.types import Sample, Seq, Status
 
 # Short device names for execution providers; the full provider name is accepted as well.
 PROVIDERS = {
@@ -94,8 +95,12 @@ class OnnxRuntimeBackend:
         with reached(lambda: (op_type,)):
             model, negotiated = negotiate_versions(model)
             session, fallback = _session_or_fallback(model, provider, f"the {op_type} node")
-            outputs = session.run_with_ort_values(None, {name: _to_ortvalue(a) for name, a in feeds.items()})
-        return Execution(tuple(_from_ortvalue(v) for v in outputs), (op_type,), fallback, negotiated)
+            if _tensors_only(session):
+                values = session.run_with_ort_values(None, {name: _to_ortvalue(a) for name, a in feeds.items()})
+                outputs = tuple(_from_ortvalue(v) for v in values)
+            else:  # run() itself feeds lists (sequences), None (empty optionals) and str arrays
+                outputs = tuple(_from_python(v, o.type) for v, o in zip(session.run(None, feeds), session.get_outputs()))
+        return Execution(outputs, (op_type,), fallback, negotiated)
 
     def prepare(self, spec: OpSpec, sample: Sample, device: str) -> Prepared:
         """A fresh session of the case's single-node model (CPU fallback disabled, as in ``run``) as a zero-argument
@@ -106,6 +111,8 @@ class OnnxRuntimeBackend:
         model, _, feeds = build_model(binding, sample, spec.result_dtype)
         model, _ = negotiate_versions(model)
         provider = PROVIDERS.get(device, device)
+        if any(not isinstance(a, np.ndarray) or a.dtype.kind == "U" for a in feeds.values()):
+            raise Unsupported("timing takes tensors of numbers: this case feeds a sequence, an optional or strings")
         values = {name: _to_ortvalue(a) for name, a in feeds.items()}
         start = time.perf_counter()
         session = _session.__wrapped__(model, provider, strict=provider != "CPUExecutionProvider")  # uncached
@@ -310,22 +317,29 @@ def node_call(binding: OnnxBinding, sample: Sample) -> OnnxCall:
 
 
 def build_model(binding: OnnxBinding, sample: Sample, result_dtype: tuple[str, ...],
-                n_outputs: int | None = None) -> tuple[bytes, str, dict[str, np.ndarray]]:
-    """One single-node model for this sample; returns (serialized model, op_type, feeds by input name)."""
+                n_outputs: int | None = None) -> tuple[bytes, str, dict[str, Any]]:
+    """One single-node model for this sample; returns (serialized model, op_type, feeds by input name: arrays,
+    lists of arrays for sequence inputs, None for an empty optional)."""
     import onnx
     from onnx import TensorProto, helper
 
     call = node_call(binding, sample)
     op_type = call.op_type or binding.op_type
     names, graph_inputs, initializers, feeds = [], [], [], {}
-    while call.inputs and call.inputs[-1] is None:  # trailing optional inputs are simply left off
-        call = OnnxCall(call.inputs[:-1], call.attributes, call.constants, call.op_type, call.n_outputs)
+    # Trailing optional inputs are simply left off; an empty optional value (a declared type) is an input.
+    while call.inputs and call.inputs[-1] is None and len(call.inputs) - 1 not in call.types:
+        call = dataclasses.replace(call, inputs=call.inputs[:-1])
     for i, value in enumerate(call.inputs):
-        if value is None:
+        if value is None and i not in call.types:
             names.append("")
             continue
         name = f"x{i}"
         names.append(name)
+        if i in call.types or isinstance(value, Seq):
+            graph_inputs.append(helper.make_value_info(name, _value_type(value, call.types.get(i))))
+            feeds[name] = None if value is None else [np.asarray(v) for v in value] if isinstance(value, Seq) \
+                else np.asarray(value)
+            continue
         value = np.asarray(value)
         if i in call.constants:
             initializers.append(_initializer(name, value))
@@ -339,7 +353,7 @@ def build_model(binding: OnnxBinding, sample: Sample, result_dtype: tuple[str, .
     opsets = [helper.make_opsetid("", opset if not binding.domain else onnx.defs.onnx_opset_version())]
     if binding.domain:
         opsets.append(helper.make_opsetid(binding.domain, binding.opset or 1))
-    undefined = [helper.make_tensor_value_info(o, TensorProto.UNDEFINED, None) for o in outputs]
+    undefined = [helper.make_value_info(o, onnx.TypeProto()) for o in outputs]  # any type: tensor, seq, optional
     graph = helper.make_graph([node], f"opcoverage_{sample.op}", graph_inputs, undefined, initializer=initializers)
     model = helper.make_model(graph, opset_imports=opsets, producer_name="opcoverage")
     try:
@@ -351,6 +365,9 @@ def build_model(binding: OnnxBinding, sample: Sample, result_dtype: tuple[str, .
         inferred = onnx.shape_inference.infer_shapes(model)
     typed = []
     for o, out in zip(outputs, inferred.graph.output):
+        if out.type.WhichOneof("value") in ("sequence_type", "optional_type"):
+            typed.append(helper.make_value_info(o, _without_shapes(out.type)))
+            continue
         elem = out.type.tensor_type.elem_type
         if elem == TensorProto.UNDEFINED:  # inference could not tell; assume the sample's dtype
             elem = _onnx_type(numpy_dtype(sample.dtype))
@@ -358,6 +375,73 @@ def build_model(binding: OnnxBinding, sample: Sample, result_dtype: tuple[str, .
     del model.graph.output[:]
     model.graph.output.extend(typed)
     return model.SerializeToString(), op_type, feeds
+
+
+def type_proto(text: str):
+    """The TypeProto of an ONNX type written as ONNX and ONNX Runtime write it: ``tensor(float)``,
+    ``seq(tensor(int64))``, ``optional(seq(tensor(string)))``."""
+    from onnx import TensorProto, helper
+
+    if text.startswith("seq(") and text.endswith(")"):
+        return helper.make_sequence_type_proto(type_proto(text[4:-1]))
+    if text.startswith("optional(") and text.endswith(")"):
+        return helper.make_optional_type_proto(type_proto(text[9:-1]))
+    elem = getattr(TensorProto, text[7:-1].upper(), None) if text.startswith("tensor(") and text.endswith(")") else None
+    if not isinstance(elem, int):
+        raise ValueError(f"{text!r} is not an ONNX type; write e.g. tensor(float), seq(tensor(int64)), "
+                         "optional(tensor(float))")
+    return helper.make_tensor_type_proto(elem, None)
+
+
+def _value_type(value: Any, declared: str | None):
+    """A graph input's type: as declared (OnnxCall.types), else a sequence of its first tensor's element type."""
+    from onnx import helper
+
+    if declared is not None:
+        return type_proto(declared)
+    if not value:
+        raise ValueError("an empty sequence input needs its type declared (OnnxCall.types)")
+    return helper.make_sequence_type_proto(helper.make_tensor_type_proto(_onnx_type(np.asarray(value[0]).dtype), None))
+
+
+def _without_shapes(proto):
+    """A copy of an inferred type without its shapes: the model declares its outputs' types, not their shapes."""
+    out = type(proto)()
+    out.CopyFrom(proto)
+    inner = out
+    while inner.WhichOneof("value") in ("sequence_type", "optional_type"):
+        inner = getattr(inner, inner.WhichOneof("value")).elem_type
+    if inner.WhichOneof("value") == "tensor_type":
+        inner.tensor_type.ClearField("shape")
+    return out
+
+
+def _tensors_only(session) -> bool:
+    """Whether every input and output of a session is a tensor of numbers (what OrtValues carry here)."""
+    return all(v.type.startswith("tensor(") and v.type != "tensor(string)"
+               for v in (*session.get_inputs(), *session.get_outputs()))
+
+
+def _from_python(value: Any, ort_type: str) -> Any:
+    """An output of ``InferenceSession.run`` by its ORT type: a Seq for a sequence, None for an empty optional,
+    a str array for strings (ONNX Runtime returns object arrays), else an array."""
+    if ort_type.startswith("seq("):
+        return Seq((_from_python(v, ort_type[4:-1]) for v in value), _element_type(ort_type[4:-1]))
+    if ort_type.startswith("optional("):
+        return None if value is None else _from_python(value, ort_type[9:-1])
+    if ort_type == "tensor(string)":
+        return np.asarray(value).astype(np.str_)
+    return np.asarray(value)
+
+
+def tensor_feeds(feeds: dict[str, Any], runtime: str) -> list[np.ndarray]:
+    """The feeds of a runtime that takes tensors only (OpenVINO, IREE), in order; Unsupported, saying which input
+    is not a tensor, where the node takes a sequence or an optional that the runtime still compiled."""
+    for name, value in feeds.items():
+        if not isinstance(value, np.ndarray):
+            what = "an empty optional" if value is None else f"a sequence of {len(value)} tensors"
+            raise Unsupported(f"{runtime} takes tensors as inputs; the node's input {name} is {what}")
+    return list(feeds.values())
 
 
 def _output_count(binding: OnnxBinding, op_type: str, call: OnnxCall, sample: Sample) -> int:
@@ -450,4 +534,6 @@ def _element_type(ort_type: str) -> str:
     from onnx import TensorProto, helper
 
     elem = getattr(TensorProto, ort_type[len("tensor("):-1].upper(), None) if ort_type.startswith("tensor(") else None
+    if elem == TensorProto.STRING:  # NumPy holds ONNX strings as objects; the catalog names them "string"
+        return STRING
     return dtype_name(helper.tensor_dtype_to_np_dtype(elem)) if elem is not None else ort_type

@@ -225,7 +225,9 @@ def conversion_failure(exc: BaseException) -> str:
 def _inputs(compiled, feeds: dict[str, np.ndarray]) -> dict[int, Any]:
     """Input tensors by the compiled model's port index. The frontend makes one Parameter per graph input, in
     order; a name cannot be used, since a Parameter wired straight to the output takes the output's name."""
-    tensors = [_to_tensor(a) for a in feeds.values()]
+    from opcoverage.backends.onnxruntime import tensor_feeds
+
+    tensors = [_to_tensor(a) for a in tensor_feeds(feeds, "OpenVINO")]
     if len(compiled.inputs) != len(tensors):
         raise RuntimeError(f"the compiled model has {len(compiled.inputs)} inputs for the node's {len(tensors)}")
     return dict(enumerate(tensors))

@@ -9,6 +9,10 @@ FLOATING = ("float32", "float64", "float16", "bfloat16")
 SIGNED = ("int8", "int16", "int32", "int64")
 INTEGRAL = ("int8", "uint8", "int16", "int32", "int64")
 ALL_DTYPES = FLOATING + INTEGRAL + ("bool",)
+# String tensors (NumPy str arrays): only the ops that define them name this dtype; no group expands to it, so
+# "all" stays the numeric and bool dtypes every framework has.
+STRING = "string"
+KNOWN_DTYPES = ALL_DTYPES + (STRING,)
 
 GROUPS: dict[str, tuple[str, ...]] = {
     "floating": FLOATING,
@@ -29,6 +33,7 @@ _NUMPY = {
     "int32": np.dtype(np.int32),
     "int64": np.dtype(np.int64),
     "bool": np.dtype(np.bool_),
+    STRING: np.dtype(np.str_),  # any length: every str array has the catalog name "string"
 }
 _NAMES = {v: k for k, v in _NUMPY.items()}
 
@@ -40,6 +45,8 @@ def numpy_dtype(name: str) -> np.dtype:
 def dtype_name(dtype: np.dtype) -> str:
     """The catalog name of a NumPy dtype, or its NumPy name for one the catalog does not use."""
     dtype = np.dtype(dtype)
+    if dtype.kind == "U":
+        return STRING
     return _NAMES.get(dtype, dtype.name)
 
 
@@ -65,4 +72,4 @@ def expand(entries: list[str]) -> tuple[str, ...]:
 
 
 def known_names() -> list[str]:
-    return list(ALL_DTYPES) + list(GROUPS)
+    return list(KNOWN_DTYPES) + list(GROUPS)

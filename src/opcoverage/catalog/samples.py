@@ -9,7 +9,7 @@ from typing import Any, Callable, Mapping
 import ml_dtypes
 import numpy as np
 
-from opcoverage.catalog.dtypes import dtype_name, is_floating, numpy_dtype
+from opcoverage.catalog.dtypes import STRING, dtype_name, is_floating, numpy_dtype
 from opcoverage.catalog.spec import OpSpec
 from opcoverage.types import Sample
 
@@ -38,6 +38,7 @@ _INT_DOMAINS: dict[str, tuple[int, int]] = {
     "prob": (0, 1),
 }
 DOMAINS = tuple(_FLOAT_DOMAINS)
+_WORDS = ("alpha", "Beta", "GAMMA", "delta epsilon", "", "zeta-eta", "Théta", "iota  kappa", "LAMBDA mu", "42")
 DEFAULT_REDUCTION_CASES = ({"dim": 1, "keepdim": False}, {"dim": -1, "keepdim": True})
 
 
@@ -58,6 +59,8 @@ def make_tensor(shape: tuple[int, ...], dtype: str, rng: np.random.Generator, do
     if domain not in _FLOAT_DOMAINS:
         raise KeyError(domain)
     shape = tuple(int(s) for s in shape)
+    if dtype == STRING:  # words of mixed case, with spaces and non-ASCII letters; content that matters is declared
+        return rng.choice(np.array(_WORDS), size=shape)
     if dtype == "bool":
         return rng.random(shape) < 0.5
     if is_floating(dtype):
@@ -153,7 +156,8 @@ def _reduction(params: Mapping[str, Any], dtype: str, rng: np.random.Generator) 
 
 
 def _tensors(params: Mapping[str, Any], dtype: str, rng: np.random.Generator) -> list[SampleInput]:
-    """Fully declared samples: each case lists its inputs (a shape, or a table with shape, dtype, domain, low, high)."""
+    """Fully declared samples: each case lists its inputs (a shape, or a table with shape, dtype, domain, low, high,
+    or with ``values``: the tensor's elements as a nested list, for inputs whose content matters, such as strings)."""
     out = []
     for case in params["cases"]:
         args, shapes = [], []
@@ -162,6 +166,10 @@ def _tensors(params: Mapping[str, Any], dtype: str, rng: np.random.Generator) ->
             in_dtype = spec.get("dtype", dtype)
             if in_dtype == "same_kind":
                 in_dtype = dtype
+            if "values" in spec:
+                args.append(np.asarray(spec["values"], dtype=numpy_dtype(in_dtype)))
+                shapes.append(args[-1].shape)
+                continue
             shape = tuple(spec["shape"])
             shapes.append(shape)
             args.append(make_tensor(shape, in_dtype, rng, spec.get("domain", case.get("domain", "real")),

@@ -123,10 +123,19 @@ class OpSpec:
 @dataclass(frozen=True)
 class OnnxCall:
     """What an ONNX adapter returns: the node's inputs in order (None leaves an optional input empty),
-    which of them are constant initializers, its attributes, and optionally another op_type."""
+    which of them are constant initializers, its attributes, and optionally another op_type.
+
+    An input is a NumPy array (a tensor, strings included) or a ``Seq`` of them (a sequence of its first tensor's
+    type). ``types`` declares, by input position, an ONNX type that the value cannot show, in ONNX's own spelling:
+    ``"seq(tensor(float))"`` for an empty sequence, ``"optional(tensor(int64))"`` or ``"optional(seq(tensor(float)))"``
+    for an optional; None at a position it declares is an empty optional, fed as such::
+
+        OnnxCall((None,), types={0: "optional(tensor(float))"})  # OptionalHasElement of an empty optional
+    """
 
     inputs: tuple[Any, ...]
     attributes: Mapping[str, Any] = field(default_factory=dict)
     constants: frozenset[int] = frozenset()
     op_type: str | None = None
     n_outputs: int | None = None
+    types: Mapping[int, str] = field(default_factory=dict)

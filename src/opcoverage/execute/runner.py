@@ -22,7 +22,7 @@ from opcoverage.catalog.spec import OpSpec
 from opcoverage.compare import compare, sides_with_lower_precision
 from opcoverage.errors import UsageError
 from opcoverage.modes import FORWARD_MODE, Mode, grad, not_applicable, vmap
-from opcoverage.types import FORWARD, CaseResult, Sample, Status, Target, case_id
+from opcoverage.types import FORWARD, CaseResult, Sample, Status, Target, as_value, case_id
 
 MESSAGE_LIMIT = 600
 OOM_EXTRA = "out_of_memory"  # set in a result's extra when the case ran out of memory: its worker is replaced
@@ -62,9 +62,9 @@ def check_filters(catalog: Catalog, ops: list[str], dtypes: list[str]) -> None:
         close = sorted(n for n in catalog.ops if unknown[0][:3] in n)[:8]
         hint = f" (similar: {', '.join(close)})" if close else ""
         raise UsageError(f"unknown op(s) {', '.join(unknown)} in --ops{hint}; `opcoverage catalog` lists the ops")
-    bad = [d for d in dtypes if d not in dt.ALL_DTYPES]
+    bad = [d for d in dtypes if d not in dt.KNOWN_DTYPES]
     if bad:
-        raise UsageError(f"unknown dtype(s) {', '.join(bad)} in --dtypes; known: {', '.join(dt.ALL_DTYPES)}")
+        raise UsageError(f"unknown dtype(s) {', '.join(bad)} in --dtypes; known: {', '.join(dt.KNOWN_DTYPES)}")
 
 
 def plan_cases(catalog: Catalog, targets: list[Target], ops: list[str] | None = None,
@@ -119,7 +119,7 @@ def _reference(spec: OpSpec, dtype: str, seed: int, mode: str, index: int) -> tu
 def _call_reference(spec: OpSpec, kwargs: Any, *args: np.ndarray) -> tuple[np.ndarray, ...]:
     with np.errstate(all="ignore"):
         result = spec.reference.resolve()(*args, **spec.reference.rename(kwargs))
-    return tuple(np.asarray(r) for r in as_output_tuple(result))
+    return tuple(as_value(r) for r in as_output_tuple(result))
 
 
 def _batch(spec: OpSpec, dtype: str, seed: int, mode: str, sample: Sample) -> tuple[Sample, tuple] | str:
@@ -181,7 +181,7 @@ def run_case(catalog: Catalog, case: Case, seed: int = 0, mode: str = "quick", p
             execution = backend.run(spec, sample, case.target.device)
         else:
             execution = backend.run_mode(spec, sample, case.target.device, case.mode, request)
-        outputs = tuple(np.asarray(o) for o in execution.outputs)
+        outputs = tuple(as_value(o) for o in execution.outputs)
     except NotApplicable as exc:
         return CaseResult(**base, status=Status.SKIPPED, message=f"not defined by {binding_key}: {exc}"[:MESSAGE_LIMIT])
     except BaseException as exc:  # noqa: BLE001 - SystemExit or KeyboardInterrupt from a binding is its own verdict
@@ -219,7 +219,7 @@ def _eager_verdict(spec: OpSpec, backend: Any, sample: Sample, case: Case, seed:
     op is right where the transformed program is not (a compiler's or a batching rule's bug, listed apart)."""
     try:
         execution = backend.run(spec, sample, case.target.device)
-        outputs = tuple(np.asarray(o) for o in execution.outputs)
+        outputs = tuple(as_value(o) for o in execution.outputs)
     except Exception as exc:  # noqa: BLE001 - the eager op failing too is the answer
         return f"fails: {_message(exc)}"[:200]
     return compare(spec, case.dtype, outputs, _reference(spec, case.dtype, seed, mode, sample.index)).status.value
