@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -99,14 +100,13 @@ def test_modes_plan_only_where_they_apply(spec_dir, tmp_path, capsys):
     assert {r["status"] for r in data["results"]} == {"pass"}
 
 
-def test_compile_export_and_vmap_verdicts(spec_dir, tmp_path, capsys, monkeypatch):
+def test_compile_export_and_vmap_verdicts(spec_dir, tmp_path, capsys):
     """A graph break (an output shape that depends on data) is fallback with dynamo's reason; a torch.compile
     backend that miscompiles relu is mismatch with the eager op passing (a compiler bug); inductor compiles sin
     into one graph; an op torch.export leaves outside Core ATen is unsupported at the lower stage; vmap and jax
     export pass on sin."""
     specs = str(spec_dir("ops.toml", MODE_OPS))
     out = tmp_path / "r.json"
-    monkeypatch.setenv("OPCOV_CACHE_DIR", str(tmp_path / "cache"))
     inductor = "sin-torch:cpu/compile-float32-s0"  # one case of the default backend: its first compile takes ~15 s
     cases = ["*/compile:eager-*", "*/compile:relu_accuracy_error_TESTING_ONLY-*", "*/export-*", "*/vmap-*", inductor]
     code = main(["run", "--specs", specs, "--targets", "torch:cpu,jax:cpu", "--cases", ",".join(cases),
@@ -135,5 +135,20 @@ def test_compile_export_and_vmap_verdicts(spec_dir, tmp_path, capsys, monkeypatc
     [compiled] = by[("sin", "torch:cpu", "compile")]  # inductor: one graph, no ATen extern kernel, right values
     assert compiled["status"] == "pass" and compiled["extra"]["compile_backend"] == "inductor"
     assert compiled["extra"]["graphs"] == 1 and compiled["extra"]["extern_calls"] == 0
-    assert any((tmp_path / "cache" / "inductor").rglob("*.so"))  # its kernel is kept for the next run
 
+
+
+def test_inductor_cache_goes_to_opcov_cache_dir_unless_the_user_chose_one(tmp_path, monkeypatch):
+    """torch writes its default folder into TORCHINDUCTOR_CACHE_DIR the first time it looks: that counts as unset,
+    so compiled kernels land in OPCOV_CACHE_DIR (kept across runs, cached by CI); a folder the user chose stays."""
+    from torch._inductor.runtime.runtime_utils import default_cache_dir
+
+    from opcoverage.backends.torch_modes import configure_caches
+
+    monkeypatch.setenv("OPCOV_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", default_cache_dir())
+    configure_caches()
+    assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(tmp_path / "cache" / "inductor")
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "mine"))
+    configure_caches()
+    assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(tmp_path / "mine")
