@@ -205,7 +205,8 @@ def run_case(catalog: Catalog, case: Case, seed: int = 0, mode: str = "quick", p
     if result.status is Status.MISMATCH and case.mode.name not in (FORWARD, "grad"):
         extra["eager"] = _eager_verdict(spec, backend, original, case, seed, mode)
     timed = None
-    if perf is not None and status is Status.PASS and case.mode.name == FORWARD and sample.index == _samples(spec, case.dtype, seed, mode)[0].index:
+    first = sample.index == _samples(spec, case.dtype, seed, mode)[0].index
+    if perf is not None and status is Status.PASS and case.mode.name == FORWARD and first:
         from opcoverage.perf import measure_case  # timing runs after the verdict and never changes it
 
         timed = measure_case(spec, sample, backend, case.target.device, perf)

@@ -5,7 +5,8 @@ case's dtype), a backend returns J^T v; the oracle compares <J^T v, u> with <v, 
 differences of the float64 reference along u (Richardson-extrapolated from steps h and h/2). The error is relative to
 the larger Euclidean norm of the two inner products' terms: a sum that cancels to about zero does not inflate it, and
 unlike the sum of absolute terms it does not shrink with the number of terms, so a gradient 1% off shows as about 1%
-(times |<J^T v, u>| / norm, a standard normal's size for random u and v) on a scalar and on a 4x33 sample alike. Where the two steps disagree the reference is not smooth there (a kink, a tie, a jump): the sample cannot
+(times |<J^T v, u>| / norm, a standard normal's size for random u and v) on a scalar and on a 4x33 sample alike.
+Where the differences at two steps disagree the reference is not smooth there (a kink, a tie, a jump): the sample cannot
 judge a gradient and the case is skipped with that reason, whatever the backend returned; so is a sample whose exact
 derivative overflows the case's dtype (tan next to pi/2 in float16), where no backward can return a finite one.
 """
