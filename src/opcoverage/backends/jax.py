@@ -96,11 +96,7 @@ class JaxBackend:
             result = traced.lower().compile()(*args)
             leaves = jax.tree_util.tree_leaves(result)
             jax.block_until_ready(leaves)
-        fallback = None
-        for leaf in leaves:
-            placed = {d.platform for d in getattr(leaf, "devices", lambda: set())()}
-            if placed and placed != {target_device.platform}:
-                fallback = f"result placed on {', '.join(sorted(placed))}, not {device}"
+        fallback = misplaced(leaves, target_device, device)
         outputs = tuple(np.asarray(x) for x in as_output_tuple(result if not isinstance(result, dict) else leaves))
         return Execution(outputs, primitives, fallback)
 
@@ -150,6 +146,15 @@ def _primitives(jaxpr: Any):
         yield eqn.primitive.name
         for sub in jaxprs_in_params(eqn.params):
             yield from _primitives(getattr(sub, "jaxpr", sub))
+
+
+def misplaced(values: Any, target: Any, device: str) -> str | None:
+    """Why a result is not on the target device (a fallback), or None: the platforms its arrays were placed on."""
+    for value in values:
+        placed = {d.platform for d in getattr(value, "devices", lambda: set())()}
+        if placed and placed != {target.platform}:
+            return f"result placed on {', '.join(sorted(placed))}, not {device}"
+    return None
 
 
 def _pointer(array: Any) -> int | None:

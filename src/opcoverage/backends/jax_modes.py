@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from opcoverage.backends.base import Execution, as_output_tuple, at_stage, reached
+from opcoverage.backends.jax import _primitives, misplaced
 from opcoverage.catalog.spec import CallBinding, OpSpec
 from opcoverage.types import Sample, Stage
 
@@ -32,8 +33,6 @@ def _leaves(jax, result: Any) -> tuple[Any, ...]:
 def _run(jax, program, args: list[Any]) -> tuple[tuple[Any, ...], tuple[str, ...]]:
     """Trace (for the jaxpr's primitives), compile and run a jitted program; the primitives are attached to a
     failure, so an op that was attempted still counts toward op-set coverage."""
-    from opcoverage.backends.jax import _primitives
-
     with at_stage(Stage.CAPTURE):
         traced = program.trace(*args)
     primitives = tuple(dict.fromkeys(_primitives(traced.jaxpr.jaxpr)))
@@ -65,7 +64,7 @@ def run_grad(jax, spec: OpSpec, sample: Sample, device: str, request: Any) -> Ex
     primals = tuple(args[i] for i in request.wrt)
     cotangents = tuple(jax.device_put(np.asarray(v), target) for v in request.cotangents)
     grads, primitives = _run(jax, jax.jit(pullback), [primals, cotangents])
-    return Execution(tuple(np.asarray(g) for g in grads), primitives, _misplaced(grads, target, device))
+    return Execution(tuple(np.asarray(g) for g in grads), primitives, misplaced(grads, target, device))
 
 
 def run_vmapped(jax, spec: OpSpec, batch: Sample, device: str) -> Execution:
@@ -73,7 +72,7 @@ def run_vmapped(jax, spec: OpSpec, batch: Sample, device: str) -> Execution:
     target = jax.devices(device)[0]
     args = [jax.device_put(np.asarray(a), target) for a in batch.args]
     outputs, primitives = _run(jax, jax.jit(jax.vmap(_call(spec, batch))), args)
-    return Execution(tuple(np.asarray(o) for o in outputs), primitives, _misplaced(outputs, target, device))
+    return Execution(tuple(np.asarray(o) for o in outputs), primitives, misplaced(outputs, target, device))
 
 
 def export_platform(jax, device: str) -> str:
@@ -86,8 +85,6 @@ def run_exported(jax, spec: OpSpec, sample: Sample, device: str) -> Execution:
     """jax.export of the jitted call for the device's platform, serialized, deserialized and called; the custom
     calls the exported module needs on each platform jax lowers for are recorded (extra.custom_calls)."""
     from jax import export
-
-    from opcoverage.backends.jax import _primitives
 
     target = jax.devices(device)[0]
     call = jax.jit(_call(spec, sample))
@@ -106,7 +103,7 @@ def run_exported(jax, spec: OpSpec, sample: Sample, device: str) -> Execution:
     for other in EXPORT_PLATFORMS:
         if other != platform:
             custom_calls[other] = _lowers_for(export, call, shapes, other)
-    return Execution(tuple(np.asarray(o) for o in outputs), primitives, _misplaced(outputs, target, device),
+    return Execution(tuple(np.asarray(o) for o in outputs), primitives, misplaced(outputs, target, device),
                      {"custom_calls": custom_calls})
 
 
@@ -118,10 +115,3 @@ def _lowers_for(export, call, shapes, platform: str) -> list[str] | str:
         return f"does not lower: {type(exc).__name__}: {str(exc).strip().splitlines()[0][:200] if str(exc) else ''}"
     return sorted(set(_CUSTOM_CALL.findall(module)))
 
-
-def _misplaced(values: tuple[Any, ...], target: Any, device: str) -> str | None:
-    for value in values:
-        placed = {d.platform for d in getattr(value, "devices", lambda: set())()}
-        if placed and placed != {target.platform}:
-            return f"result placed on {', '.join(sorted(placed))}, not {device}"
-    return None

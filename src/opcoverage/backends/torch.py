@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import time
 import warnings
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -118,18 +119,15 @@ class TorchBackend:
                 pass
             return dispatched
 
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            with reached(trace):
-                result = fn(*args, **kwargs)
-                if device != "cpu":
-                    getattr(torch, device).synchronize() if hasattr(getattr(torch, device, None), "synchronize") else None
+        fell_back: list[str] = []
+        with fallback_warnings(fell_back), reached(trace):
+            result = fn(*args, **kwargs)
+            synchronize(torch, device)
         outputs = tuple(from_torch(t) for t in as_output_tuple(result))
         trace()
         fallback = None
-        fell_back = [str(w.message) for w in caught if any(m in str(w.message) for m in FALLBACK_MARKERS)]
         if fell_back:
-            fallback = fell_back[0].splitlines()[0]
+            fallback = fell_back[0]
         elif device != "cpu":
             produced = {t.device.type for t in as_output_tuple(result) if isinstance(t, torch.Tensor)}
             strays = (produced | devices_seen) - {device}
@@ -175,6 +173,24 @@ class TorchBackend:
 
     def classify(self, error: BaseException) -> Status:
         return classify_by_message(error)
+
+
+@contextlib.contextmanager
+def fallback_warnings(found: list[str]) -> Iterator[None]:
+    """Collect into ``found`` the first line of each warning saying that part of the work ran on the CPU instead
+    of the device (MPS's fallback), for the forward call and every mode alike."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    found.extend(str(w.message).splitlines()[0] for w in caught
+                 if any(m in str(w.message) for m in FALLBACK_MARKERS))
+
+
+def synchronize(torch, device: str) -> None:
+    """Wait for ``device`` to finish its queued work (a no-op on the CPU)."""
+    module = getattr(torch, device, None)
+    if device != "cpu" and hasattr(module, "synchronize"):
+        module.synchronize()
 
 
 def _array_info(value: Any, input_pointers: set[int]) -> ArrayInfo:

@@ -6,11 +6,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import warnings
-from typing import Any, Iterator
+from typing import Any
 
 from opcoverage.backends.base import Execution, Unsupported, as_output_tuple, at_stage, reached
-from opcoverage.backends.torch import FALLBACK_MARKERS, from_torch, to_torch
+from opcoverage.backends.torch import fallback_warnings, from_torch, synchronize, to_torch
 from opcoverage.catalog.spec import CallBinding, OpSpec
 from opcoverage.types import Sample, Stage
 
@@ -22,22 +21,6 @@ def _call(spec: OpSpec, sample: Sample):
     assert isinstance(binding, CallBinding)
     fn, kwargs = binding.resolve(), binding.rename(sample.kwargs)
     return lambda *xs: fn(*xs, **kwargs)
-
-
-def _sync(torch, device: str) -> None:
-    module = getattr(torch, device, None)
-    if device != "cpu" and hasattr(module, "synchronize"):
-        module.synchronize()
-
-
-@contextlib.contextmanager
-def _fallback_warnings(found: list[str]) -> Iterator[None]:
-    """Collect the warnings that say part of the work ran on the CPU instead of the device (MPS's fallback)."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        yield
-    found.extend(str(w.message).splitlines()[0] for w in caught
-                 if any(m in str(w.message) for m in FALLBACK_MARKERS))
 
 
 def _recorder(torch, names: list[str]):
@@ -74,13 +57,13 @@ def run_grad(torch, spec: OpSpec, sample: Sample, device: str, request: Any) -> 
             return tuple(torch.zeros_like(leaf) for leaf in leaves.values())
         grads = torch.autograd.grad([o for o, _ in pairs], list(leaves.values()), [v for _, v in pairs],
                                     allow_unused=True, materialize_grads=True)
-        _sync(torch, device)
+        synchronize(torch, device)
         return grads
 
     fell_back: list[str] = []
     recorded: list[str] = []
     untracked: list[str] = []
-    with _fallback_warnings(fell_back), reached(lambda: _split(recorded)[0] + _split(recorded)[1]):
+    with fallback_warnings(fell_back), reached(lambda: _split(recorded)[0] + _split(recorded)[1]):
         grads = vjp(None)
         with contextlib.suppress(Exception), _recorder(torch, recorded):
             vjp(recorded)  # only to record the aten ops, forward and backward; no verdict uses it
@@ -146,9 +129,9 @@ def run_compiled(torch, spec: OpSpec, sample: Sample, device: str, backend_name:
     args = [to_torch(a, device, sample.layout) for a in sample.args]
     fell_back: list[str] = []
     try:
-        with _fallback_warnings(fell_back):
+        with fallback_warnings(fell_back):
             result = compiled(*args)
-            _sync(torch, device)
+            synchronize(torch, device)
     except Exception as exc:
         exc.opcov_stage = _compile_stage(exc)  # type: ignore[attr-defined]
         raise
@@ -193,7 +176,7 @@ def run_exported(torch, spec: OpSpec, sample: Sample, device: str) -> Execution:
     non_core = sorted({op.name() for op in ops if torch.Tag.core not in op.tags and not _is_view_or_meta(torch, op)})
     with reached(lambda: names), at_stage(Stage.RUN):
         result = program.module()(*args)
-        _sync(torch, device)
+        synchronize(torch, device)
     outputs = tuple(from_torch(t) for t in as_output_tuple(result))
     if non_core:
         error = Unsupported(f"left outside the Core ATen opset after run_decompositions(): {', '.join(non_core)}")
