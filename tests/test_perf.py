@@ -220,3 +220,29 @@ def test_tiny_real_perf_run_on_torch_cpu(spec_dir, tmp_path):
     assert main(["report", str(out), "--out", str(report)]) == 0
     text = (tmp_path / "perf-torch-cpu.md").read_text()  # the target's page holds its perf tables
     assert "## Performance" in text and "### Roofline" in text and "perf table" in text
+
+
+def test_perf_at_a_models_shapes(tmp_path, capsys):
+    """--shapes-from runs only the ops the model calls under their own names, timed at the model's input shapes,
+    and the report says where each target's time goes."""
+    from opcoverage.cli import main
+
+    out = tmp_path / "shapes.json"
+    env = dict(os.environ, OPCOV_LLC_BYTES=str(1 << 20))  # a 1 MiB "cache": the roofline's buffers stay small
+    subprocess.run([sys.executable, "-m", "opcoverage", "run", "--targets", "torch:cpu", "--dtypes", "float32",
+                    "--perf", "--perf-budget", "1", "--shapes-from", "tests.models.factories.tiny_mlp", "--jobs", "1",
+                    "--out", str(out)], check=True, env=env, capture_output=True, timeout=240)
+    data = json.loads(out.read_text())
+    jsonschema.validate(data, json.loads(SCHEMA_PATH.read_text()))
+    assert {r["op"] for r in data["results"]} == {"addmm", "relu"}  # tiny_mlp: Linear -> addmm, ReLU -> relu
+    perf = {r["op"]: r["perf"] for r in data["results"] if r.get("perf")}
+    assert perf["addmm"]["at_model"] == [{"model": "tiny_mlp", "op": "aten::addmm", "inputs": [[16], [3, 8], [8, 16]],
+                                          "calls": 2, "median_s": perf["addmm"]["median_s"]}]
+    assert perf["addmm"]["shapes"] == [[16], [3, 8], [8, 16]] and perf["relu"]["shapes"] == [[3, 16]]
+    report = tmp_path / "shapes.md"
+    assert main(["report", str(out), "--out", str(report)]) == 0
+    text = report.read_text()
+    assert "## Time at the models' shapes" in text and "| `aten::addmm` | float32 | 2 | [16] [3, 8] [8, 16] |" in text
+    capsys.readouterr()
+    assert main(["run", "--targets", "torch:cpu", "--shapes-from", "tiny"]) == 2  # it needs --perf
+    assert "needs --perf" in capsys.readouterr().err

@@ -121,6 +121,10 @@ RUN_OPTIONS += (
                            "workers); 1 keeps other processes on a busy machine out of the timings",
            _positive("--perf-threads", int), None,
            "N"),
+    Option("shapes_from", "with --perf: run only the ops these models call (zoo names, dotted paths to "
+                          "(module, inputs) factories, .onnx files) and time each at the input shapes the model calls "
+                          "it with most often, instead of the small and beyond-cache shapes", split_list, [],
+           "MODEL,MODEL"),
 )
 
 
@@ -175,6 +179,7 @@ class RunConfig:
     perf: bool = False
     perf_budget: float = 120.0
     perf_threads: int | None = None
+    shapes_from: list[str] = field(default_factory=list)
     jobs: int | None = None
     timeout: float = DEFAULT_TIMEOUT_S
     max_memory: int | None = None  # bytes per CPU worker; None: the default share of RAM; 0: no cap

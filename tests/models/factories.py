@@ -39,3 +39,23 @@ def jax_mlp():
         return jnp.tanh(x @ w)
 
     return fn, (np.ones((2, 8), np.float32),)
+
+
+def half_inside():
+    """A model whose float32 layers compute in float16 inside, as a kernel with a lower-precision path would: its
+    drift (about 1e-3) is tiny in absolute terms, but hundreds of times an ideal float32 run's."""
+    import torch
+
+    class Narrow(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.first, self.second = torch.nn.Linear(32, 64), torch.nn.Linear(64, 8)
+
+        def forward(self, x):
+            hidden = torch.relu(self.first(x))
+            if x.dtype == torch.float32:
+                return (hidden.half() @ self.second.weight.half().t()).float() + self.second.bias
+            return self.second(hidden)
+
+    torch.manual_seed(0)
+    return Narrow(), (torch.randn(4, 32),)

@@ -57,6 +57,9 @@ class Catalog:
     def __getitem__(self, name: str) -> OpSpec:
         return self.ops[name]
 
+    def __contains__(self, name: object) -> bool:
+        return name in self.ops
+
     def select(self, names: Iterable[str] | None) -> list[OpSpec]:
         if not names:
             return list(self.ops.values())

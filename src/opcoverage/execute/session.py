@@ -31,6 +31,10 @@ class RunSession:
         self.targets = resolve_targets(config.targets)
         self.suite = get_suite(config.suite) if config.suite else None
         self.modes = list(config.modes or [FORWARD_MODE])
+        self.at_shapes: dict = {}  # --shapes-from: the models' shapes per (op, dtype), for the perf stage
+        if config.shapes_from and (not config.perf or self.suite is not None):
+            raise UsageError("--shapes-from times the catalog's ops at a model's shapes: it needs --perf and no "
+                             "--suite (add --perf)")
         if self.suite is not None and self.modes != [FORWARD_MODE]:
             raise UsageError(f"--modes does not apply to --suite {config.suite}: an external suite's cases run as "
                              "the suite defines them; drop --modes, or run the catalog")
@@ -46,7 +50,8 @@ class RunSession:
         else:
             self.catalog = load_catalog(config.specs or None, frameworks=self.frameworks)
             check_compile_backends(self.modes)
-            self.cases: list[Case] = plan_cases(self.catalog, self.targets, config.ops, config.dtypes, config.cases,
+            ops, dtypes = self._model_shapes() if config.shapes_from else (config.ops, config.dtypes)
+            self.cases: list[Case] = plan_cases(self.catalog, self.targets, ops, dtypes, config.cases,
                                                 config.seed, config.samples, self.modes)
         if not self.cases:
             raise UsageError("the filters select no case; check --ops, --dtypes and --cases against `opcoverage catalog`")
@@ -64,10 +69,27 @@ class RunSession:
                              "create it or choose another --out")
         self.journal = Journal(journal_path(config.out), self.identity) if config.out else None
         self.resumed = self._recorded() if config.resume else []
-        self.perf = config_for(self.cases, config.perf_budget, self.jobs) if config.perf else None  # --perf
+        self.perf = (config_for(self.cases, config.perf_budget, self.jobs, self.at_shapes) if config.perf
+                     else None)  # --perf
         self._perf_threads = config.perf_threads if config.perf else None
         if self._perf_threads:  # in-process cases (pytest) read it through backends.base.thread_budget()
             os.environ["OPCOV_THREADS"] = str(self._perf_threads)
+
+    def _model_shapes(self) -> tuple[list[str], list[str]]:
+        """--shapes-from: read the models' manifests (float32, or the --dtypes a model can be built in), keep their
+        shapes for the perf stage, and select the ops they call (within --ops) at the dtypes they call them in."""
+        from opcoverage.models.perf import shapes_by_case
+        from opcoverage.models.torch_source import TORCH_DTYPES
+
+        config = self.config
+        built = [d for d in config.dtypes if d in TORCH_DTYPES] or ["float32"]
+        found = shapes_by_case(config.shapes_from, self.catalog, built)
+        self.at_shapes = {k: v for k, v in found.items() if (not config.ops or k[0] in config.ops)
+                          and (not config.dtypes or k[1] in config.dtypes)}
+        if not self.at_shapes:
+            raise UsageError(f"no catalog op of {', '.join(config.shapes_from)} is selected: the models call none "
+                             "under its own name at these --ops and --dtypes; `opcoverage model NAME` lists their ops")
+        return sorted({op for op, _ in self.at_shapes}), sorted({dt for _, dt in self.at_shapes})
 
     @property
     def identity(self) -> dict:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from opcoverage.errors import UsageError
 
-VALIDATION_VERSION = 1
+VALIDATION_VERSION = 2
 
 
 def add_parser(sub) -> None:

@@ -9,6 +9,7 @@ from opcoverage.catalog.samples import generate
 from opcoverage.models.manifest import Manifest, OpUse
 from opcoverage.models.mapping import aten_base, plain_name
 from opcoverage.perf import shapes
+from opcoverage.perf.measure import ModelShape
 from opcoverage.perf.timing import measure
 from opcoverage.types import Sample, Target
 
@@ -30,24 +31,39 @@ class OpTime:
 
 
 def shaped_sample(spec, use: OpUse) -> tuple[Sample | None, str]:
-    """The catalog op's first sample with its inputs re-tiled to the model's most frequent input shapes. Only when
-    the sample has as many inputs as the call has tensors, all of one dtype: with mixed dtypes (embedding's weight
-    and indices) the aten call and the catalog binding may order them differently. Whether the op accepts the new
-    shapes with the sample's keyword arguments is for the run to say."""
+    """The catalog op's first sample with its inputs re-tiled to the model's most frequent input shapes
+    (perf.shapes.retile says when that cannot be)."""
     if not use.shapes:
         return None, "no shapes recorded"
-    signature = use.shapes[0][0]
     samples = generate(spec, use.dtype, 0, "quick") if use.dtype in spec.dtypes else []
     if not samples:
         return None, f"the catalog does not test {spec.name} at {use.dtype}"
-    sample = samples[0]
-    if len(sample.args) != len(signature):
-        return None, f"the catalog sample has {len(sample.args)} inputs, the call {len(signature)}"
-    if len({a.dtype for a in sample.args}) > 1 or len(use.dtypes) > 1:
-        return None, "inputs of mixed dtypes, whose order may differ between the aten call and the catalog binding"
-    args = tuple(shapes.tile(a, tuple(s)) for a, s in zip(sample.args, signature))
-    return Sample(sample.op, sample.dtype, sample.index, args, sample.kwargs, f"{use.name} at the model's shapes",
-                  sample.seed, "contiguous"), ""
+    if len(use.dtypes) > 1:
+        return None, "inputs of mixed dtypes, whose order may differ between the framework call and the catalog binding"
+    return shapes.retile(samples[0], tuple(tuple(s) for s in use.shapes[0][0]), f"{use.name} at the model's shapes")
+
+
+def namesake_uses(manifest: Manifest, catalog, mode: str = "forward") -> list[OpUse]:
+    """The model's op uses that a catalog op of the same name exercises (so its timing is of that op)."""
+    usage = manifest.modes.get(mode)
+    return [use for use in (usage.ops if usage else ()) if use.catalog_op is not None and use.catalog_op in catalog
+            and plain_name(use.catalog_op) == plain_name(aten_base(use.name))]
+
+
+def shapes_by_case(refs: list[str], catalog, dtypes: list[str]) -> dict[tuple[str, str], tuple[ModelShape, ...]]:
+    """`run --perf --shapes-from`: per (catalog op, dtype), the input shapes each named model (zoo name, dotted
+    path to a factory, .onnx file) calls it with most often, for the perf stage to time the op at."""
+    from opcoverage.models import sources, zoo
+
+    found: dict[tuple[str, str], list[ModelShape]] = {}
+    for ref in refs:
+        for dtype in dtypes:
+            manifest = sources.zoo_manifest(ref, dtype) if ref in zoo.ZOO else sources.build_manifest(ref, dtype)
+            for use in namesake_uses(manifest, catalog):
+                if use.shapes and len(use.dtypes) == 1:  # mixed dtypes: see perf.shapes.retile
+                    found.setdefault((use.catalog_op, use.dtype), []).append(
+                        ModelShape(manifest.model, use.name, tuple(tuple(s) for s in use.shapes[0][0]), use.calls))
+    return {key: tuple(value) for key, value in found.items()}
 
 
 def time_model(manifest: Manifest, targets: list[str], budget_per_op_s: float = 0.2, mode: str = "forward",
@@ -57,11 +73,8 @@ def time_model(manifest: Manifest, targets: list[str], budget_per_op_s: float = 
     from opcoverage.catalog.loader import load_catalog
 
     catalog = load_catalog(list(specs) or None)
-    usage = manifest.modes[mode]
     out = []
-    for use in usage.ops:
-        if use.catalog_op is None or plain_name(use.catalog_op) != plain_name(aten_base(use.name)):
-            continue
+    for use in namesake_uses(manifest, catalog, mode):
         spec = catalog[use.catalog_op]
         sample, why = shaped_sample(spec, use)
         inputs = use.shapes[0][0] if use.shapes else ()

@@ -11,6 +11,9 @@ from opcoverage.types import FORWARD, CaseResult, Status, Target
 
 # Verdicts of one op use on one target, the worst first; "pass" and "untested" are not failures of the target.
 FAILING = ("unsupported", "error", "wrong", "fallback")
+# The verdicts that keep an op from running as asked: a model that calls one is blocked. A model whose only failing
+# calls are wrong still runs everywhere; it is degraded (its ops compute less accurately than their dtype allows).
+REFUSING = ("unsupported", "error", "fallback")
 _STATUS_VERDICT = {Status.UNSUPPORTED: "unsupported", Status.ERROR: "error", Status.CRASH: "error",
                    Status.TIMEOUT: "error", Status.MISMATCH: "wrong", Status.FALLBACK: "fallback"}
 
@@ -33,7 +36,8 @@ class Readiness:
     dtype: str
     calls: int
     passing: int
-    verdict: str  # ready (every call passes), blocked (a call fails), unknown (only untested calls), n/a
+    verdict: str  # ready (every call passes), degraded (every failing call is wrong, none refused), blocked, unknown
+    # (only untested calls), n/a
     blockers: tuple[Blocker, ...]
     judged_as: str = ""  # which usage: the aten ops, or the ONNX export's nodes
     note: str = ""
@@ -119,8 +123,10 @@ def readiness(manifest: Manifest, verdicts: Verdicts, target: str, mode: str) ->
             continue
         blockers[(use.name, use.dtype)] = Blocker(use.name, use.catalog_op, use.dtype, use.calls, verdict, message)
     ordered = tuple(sorted(blockers.values(), key=lambda b: (b.verdict == "untested", -b.calls, b.name)))
-    if any(b.verdict in FAILING for b in ordered):
+    if any(b.verdict in REFUSING for b in ordered):
         overall = "blocked"
+    elif any(b.verdict == "wrong" for b in ordered):
+        overall = "degraded"
     elif ordered:
         overall = "unknown"
     else:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from opcoverage.backends.base import ArrayInfo, Prepared
@@ -30,6 +30,16 @@ MIN_CASE_CAP_S, MAX_CASE_CAP_S = 0.05, 2.0
 
 
 @dataclass(frozen=True)
+class ModelShape:
+    """A model's most frequent call of an op (``run --perf --shapes-from MODEL``): its input shapes and call count."""
+
+    model: str
+    name: str  # the framework op the model calls (aten::mm)
+    inputs: tuple[tuple[int, ...], ...]
+    calls: int
+
+
+@dataclass(frozen=True)
 class PerfConfig:
     """A process's share of a run's perf budget: ``budget_s`` seconds for about ``cases`` timed cases. Each case's
     cap is what is left over the cases left, within [MIN_CASE_CAP_S, MAX_CASE_CAP_S], so cases that overran
@@ -39,6 +49,8 @@ class PerfConfig:
     budget_s: float = 60.0
     cases: int = 1
     llc_multiple: float = 4.0
+    # --shapes-from: per (op, dtype), the models' shapes to time the case at, instead of the small and large shapes
+    at_shapes: dict[tuple[str, str], tuple[ModelShape, ...]] = field(default_factory=dict)
 
 
 class _Spent:
@@ -53,11 +65,12 @@ def case_cap(config: PerfConfig) -> float:
     return min(MAX_CASE_CAP_S, max(MIN_CASE_CAP_S, share))
 
 
-def config_for(cases: Any, budget_s: float, jobs: int = 1) -> PerfConfig:
+def config_for(cases: Any, budget_s: float, jobs: int = 1,
+               at_shapes: dict[tuple[str, str], tuple[ModelShape, ...]] | None = None) -> PerfConfig:
     """A run's budget for each of ``jobs`` workers: the cases that may be timed (one per op, target and dtype) are
     shared among them, and they time side by side, so each gets the whole budget for its share."""
     timed = {(c.op, str(c.target), c.dtype) for c in cases}
-    return PerfConfig(budget_s, max(1, math.ceil(len(timed) / max(jobs, 1))))
+    return PerfConfig(budget_s, max(1, math.ceil(len(timed) / max(jobs, 1))), at_shapes=dict(at_shapes or {}))
 
 
 def measure_case(spec: OpSpec, sample: Sample, backend: Any, device: str, config: PerfConfig) -> dict[str, Any]:
@@ -68,7 +81,11 @@ def measure_case(spec: OpSpec, sample: Sample, backend: Any, device: str, config
     try:
         roof = roofline(backend, device, sample.dtype)  # once per process and dtype, not charged to the case
         start = time.perf_counter()
-        record = _measure(spec, sample, backend, device, config, roof, _CaseClock(case_cap(config)))
+        uses = config.at_shapes.get((spec.name, sample.dtype))
+        if uses:
+            record = _measure_at(spec, sample, backend, device, uses, roof, _CaseClock(case_cap(config)))
+        else:
+            record = _measure(spec, sample, backend, device, config, roof, _CaseClock(case_cap(config)))
     except Exception as exc:  # timing must never change a verdict
         record = {"error": f"{type(exc).__name__}: {str(exc).strip()}"[:300]}
     spent = time.perf_counter() - start
@@ -128,6 +145,34 @@ def _measure(spec: OpSpec, sample: Sample, backend: Any, device: str, config: Pe
     if note:
         out["note"] = note
     return out
+
+
+def _measure_at(spec: OpSpec, sample: Sample, backend: Any, device: str, uses: tuple[ModelShape, ...],
+                roof: Roofline, clock: _CaseClock) -> dict[str, Any]:
+    """Time the case's sample re-tiled to each model's shapes (``at_model``, one entry per model); the record's own
+    timing is the first model's. A model whose call has another number of inputs, or that the op rejects at those
+    shapes with the sample's keyword arguments, is listed with why instead."""
+    at_model, first = [], None
+    for i, use in enumerate(uses):
+        entry = {"model": use.model, "op": use.name, "inputs": [list(s) for s in use.inputs], "calls": use.calls}
+        at_model.append(entry)
+        shaped, why = shapes.retile(sample, use.inputs, f"{use.name} at {use.model}'s shapes")
+        if shaped is None:
+            entry["note"] = why
+            continue
+        try:
+            prepared = clock.prepared(backend.prepare(spec, shaped, device))
+            point = _point(spec, shaped, prepared, measure(prepared.call, clock.left() / (len(uses) - i),
+                                                           flush=prepared.flush), roof)
+        except Exception as exc:  # an op that does not run at a model's shapes is reported, not timed
+            entry["note"] = f"{type(exc).__name__}: {str(exc).strip()[:160]}"
+            continue
+        entry["median_s"] = point["median_s"]
+        first = first or point
+    if first is None:
+        return {"error": "not timed at any model's shapes: " + "; ".join(e["note"] for e in at_model),
+                "at_model": at_model}
+    return {**_roof_record(roof, sample.dtype), **first, "at_model": at_model}
 
 
 def _roof_record(roof: Roofline, dtype: str) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from opcoverage.expectations import GateReport
 from opcoverage.report import markdown as md
 from opcoverage.report import mode_failures, pictures
 from opcoverage.report.pages import INDEX_BUDGET, SUMMARY_BUDGET, TARGET_BUDGET, Page
-from opcoverage.report.perf import render_perf, ratio_section
+from opcoverage.report.perf import model_time_section, render_perf, ratio_section
 from opcoverage.report.rollup import Rollup, lower_precision, rollup, summarize
 from opcoverage.report.tables import table
 from opcoverage.results import ResultsFile
@@ -126,6 +126,9 @@ class Report:
         if measured:
             page.add(["## Performance", "", f"![time over the fastest target]({self.stem}-perf.svg)", ""]
                      + ratio_section(measured, roll.categories, level=3), keep=0, what="the cross-target perf ratios")
+        at_models = model_time_section(self.results)
+        if at_models:
+            page.add(at_models, keep=8, what="the op times at the models' shapes")
         return page.render()
 
     def target_page(self, column: str, budget: int = TARGET_BUDGET) -> str:

@@ -7,13 +7,15 @@ from collections import Counter
 
 from opcoverage.models.manifest import MODES, Manifest
 from opcoverage.models.readiness import Readiness, Verdicts, readiness, untested_ops
-from opcoverage.models.validate import Validation
+from opcoverage.models.validate import SPREAD, Validation
 from opcoverage.report.tables import escape, table
 from opcoverage.results import ResultsFile
 
-MARK = {"ready": "✅", "blocked": "❌", "unknown": "❔", "n/a": "➖"}
+MARK = {"ready": "✅", "degraded": "⚠️", "blocked": "❌", "unknown": "❔", "n/a": "➖"}
 MAX_BLOCKERS = 4  # per model, target and mode in the blocking-ops table; the rest are counted
-PREDICTS = {"ready": "runs", "blocked": "fails"}
+# What each prediction says a whole-model run does: a degraded model runs (within the drift of an ideal run of its
+# dtype, unless its wrong ops matter at the model's scale: then the miss is listed).
+PREDICTS = {"ready": "runs", "degraded": "runs", "blocked": "fails"}
 
 
 def _cell(r: Readiness) -> str:
@@ -38,7 +40,8 @@ def section(manifests: list[Manifest], results_file: ResultsFile, validations: l
     lines = [f"{h} Model readiness", "",
              f"{len(manifests)} models ({', '.join(dtypes)}). A cell is the share of the model's op calls, weighted by "
              "call count, whose catalog op passes on the target at the call's dtype (every sample): ✅ ready (all "
-             "pass), ❌ blocked (a call's op fails: unsupported, error, wrong, fallback), ❔ unknown (the rest are "
+             "pass), ⚠️ degraded (the failing calls' ops all run, but some results are wrong), ❌ blocked (a call's op does "
+             "not run as asked: unsupported, error, fallback), ❔ unknown (the rest are "
              "untested: no catalog op, or not at that dtype), ➖ n/a. torch targets judge the aten overloads the model "
              "dispatches, ONNX targets the nodes of the model's ONNX export (forward only), jax targets the catalog ops "
              "that the aten overloads map to (as do ONNX targets for a model without an export: the fake-tensor configs). "
@@ -79,8 +82,8 @@ def _blockers(manifests, grid, targets, h) -> list[str]:
 
 
 def agreement(grid: dict, validations: list[Validation]) -> dict[str, Counter]:
-    """Per prediction (ready, blocked, unknown): how the validated runs came out."""
-    tally: dict[str, Counter] = {"ready": Counter(), "blocked": Counter(), "unknown": Counter()}
+    """Per prediction (ready, degraded, blocked, unknown): how the validated runs came out."""
+    tally: dict[str, Counter] = {"ready": Counter(), "degraded": Counter(), "blocked": Counter(), "unknown": Counter()}
     for v in validations:
         r = grid.get((v.model, v.dtype, v.target, v.mode))
         if r is None or r.verdict == "n/a" or v.observed == "n/a":
@@ -89,7 +92,16 @@ def agreement(grid: dict, validations: list[Validation]) -> dict[str, Counter]:
     return tally
 
 
+def held(predicted: str, observed: str) -> bool:
+    """Whether a prediction held: ready and degraded models run; a blocked one fails, falls back or is wrong."""
+    return (observed == "runs") == (PREDICTS[predicted] == "runs")
+
+
 def _explain_miss(r: Readiness, v: Validation, results_file: ResultsFile, validations: list[Validation]) -> str:
+    drift = f" (drift {v.drift:.2e}, an ideal {v.dtype} run's {v.ideal_drift:.2e})" if (
+        v.drift is not None and v.ideal_drift is not None) else (f" (drift {v.drift:.2e})" if v.drift is not None else "")
+    failing = [b for b in r.blockers if b.verdict != "untested"]
+    cases = "; ".join(f"`{b.name}` {b.dtype}: {b.verdict} in {escape(b.message[:120])}" for b in failing[:3])
     if r.verdict == "ready":
         elsewhere = [o.target for o in validations if (o.model, o.dtype, o.mode) == (v.model, v.dtype, v.mode)
                      and o.target != v.target and o.observed == v.observed]
@@ -98,41 +110,45 @@ def _explain_miss(r: Readiness, v: Validation, results_file: ResultsFile, valida
                    "which no per-op case sees")
         elif v.observed == "wrong" and elsewhere:
             why = (f"it drifts the same way on {', '.join(elsewhere)}: each op passes alone, and the error builds up "
-                   f"across the model's layers in {v.dtype}, whatever the backend")
+                   f"across the model's layers beyond what an ideal {v.dtype} backend gives")
         else:
             why = "the failure lies between ops (composition, export or accumulated error), which per-op cases cannot see"
-        drift = f" ({v.drift:.2e})" if v.drift is not None else ""
         return f"every op call passed its catalog cases, yet the whole model {v.observed}{drift}: {v.message}; {why}"
-    failing = [b for b in r.blockers if b.verdict != "untested"]
-    cases = "; ".join(f"`{b.name}` {b.dtype}: {b.verdict} in {escape(b.message[:120])}" for b in failing[:3])
+    if r.verdict == "degraded":
+        return (f"predicted degraded (it runs, with wrong ops {cases}), and the whole model {v.observed}{drift}: "
+                f"{v.message or 'see the note'}; the wrong ops' error matters at this model's scale")
     descs = {x.id: x.sample_desc for x in results_file.results}
     examples = [descs.get(b.message.split(": ", 1)[0], "") for b in failing[:3]]
     shown = "; ".join(e for e in examples if e)
-    return (f"predicted blocked by {cases}, but the whole model ran within tolerance "
-            f"(drift {v.drift:.2e}): the failing case{'s' if len(failing) > 1 else ''} "
-            f"({escape(shown) or 'see the case ids'}) exercise inputs this model's calls do not reach")
+    return (f"predicted blocked by {cases}, but the whole model ran within tolerance{drift}: the failing "
+            f"case{'s' if len(failing) > 1 else ''} ({escape(shown) or 'see the case ids'}) exercise inputs this "
+            f"model's calls do not reach")
+
+
+def _held_count(tally: dict[str, Counter]) -> tuple[int, int]:
+    judged = [(p, o, n) for p in PREDICTS for o, n in tally[p].items()]
+    return sum(n for p, o, n in judged if held(p, o)), sum(n for _, _, n in judged)
 
 
 def _validation(grid, validations, results_file, h) -> list[str]:
     tally = agreement(grid, validations)
-    ready, blocked, unknown = tally["ready"], tally["blocked"], tally["unknown"]
-    n_ready, n_blocked = sum(ready.values()), sum(blocked.values())
-    hits = ready["runs"] + sum(blocked[k] for k in ("fails", "wrong", "fallback"))
-    judged = n_ready + n_blocked
+    hits, judged = _held_count(tally)
     lines = [f"{h}# Validation: whole-model runs against the prediction", "",
              "`opcoverage model NAME --validate` ran each model on the target and compared it with the same model in "
              "float64 on the CPU (drift: max |out - ref| / max |ref| over the outputs, or over the loss and each "
-             "parameter's gradient for `train`).", "",
-             f"- \"ready\" predicted \"runs\" for {ready['runs']} of {n_ready} validated pairs",
-             f"- \"blocked\" predicted \"fails\" for {n_blocked - blocked['runs']} of {n_blocked}",
-             f"- agreement: {hits} of {judged} predictions ({100.0 * hits / judged:.0f}%)" if judged else
-             "- agreement: no validated pair had a ready or blocked prediction",
-             f"- \"unknown\" (only untested ops) for {sum(unknown.values())}: "
-             + (", ".join(f"{n} {k}" for k, n in sorted(unknown.items())) or "none")]
+             "parameter's gradient for `train`). It runs when its drift is at most "
+             f"{SPREAD:g}x that of an ideal backend of its dtype (the float64 run with every op's result rounded once to "
+             "the dtype: the model's own sensitivity), or as many unit roundoffs where that is more.", ""]
+    for predicted in PREDICTS:
+        n = sum(tally[predicted].values())
+        good = sum(k for o, k in tally[predicted].items() if held(predicted, o))
+        lines.append(f"- \"{predicted}\" predicted \"{PREDICTS[predicted]}\" for {good} of {n} validated pairs")
+    lines += [f"- agreement: {hits} of {judged} predictions ({100.0 * hits / judged:.0f}%)" if judged else
+              "- agreement: no validated pair had a ready, degraded or blocked prediction",
+              f"- \"unknown\" (only untested ops) for {sum(tally['unknown'].values())}: "
+              + (", ".join(f"{n} {k}" for k, n in sorted(tally["unknown"].items())) or "none")]
     for dtype in sorted({v.dtype for v in validations}):
-        part = agreement(grid, [v for v in validations if v.dtype == dtype])
-        n = sum(part["ready"].values()) + sum(part["blocked"].values())
-        good = part["ready"]["runs"] + sum(part["blocked"][k] for k in ("fails", "wrong", "fallback"))
+        good, n = _held_count(agreement(grid, [v for v in validations if v.dtype == dtype]))
         if n:
             lines.append(f"- {dtype}: {good} of {n} predictions held ({100.0 * good / n:.0f}%)")
     lines.append("")
@@ -142,14 +158,16 @@ def _validation(grid, validations, results_file, h) -> list[str]:
         predicted = r.verdict if r else "n/a"
         agrees = ""
         if predicted in PREDICTS and v.observed != "n/a":
-            agrees = "yes" if (v.observed == "runs") == (predicted == "ready") else "**no**"
+            agrees = "yes" if held(predicted, v.observed) else "**no**"
             if agrees != "yes":
                 misses.append(f"- {v.model} {v.dtype} {v.mode} on {v.target}: {_explain_miss(r, v, results_file, validations)}")
         drift = f"{v.drift:.1e}" if v.drift is not None else "-"
-        rows.append([v.model, v.dtype, v.target, v.mode, predicted, v.observed, drift, agrees,
+        ideal = f"{v.ideal_drift:.1e}" if v.ideal_drift is not None else "-"
+        rows.append([v.model, v.dtype, v.target, v.mode, predicted, v.observed, drift, ideal, agrees,
                      escape(v.message[:100])])
-    lines += [table(rows, ["model", "dtype", "target", "mode", "predicted", "observed", "drift", "agrees", "note"]), ""]
-    lines += [f"{h}## Misses", ""] + (misses or ["None: every ready or blocked prediction held."]) + [""]
+    lines += [table(rows, ["model", "dtype", "target", "mode", "predicted", "observed", "drift", "ideal drift",
+                           "agrees", "note"]), ""]
+    lines += [f"{h}## Misses", ""] + (misses or ["None: every ready, degraded or blocked prediction held."]) + [""]
     return lines
 
 

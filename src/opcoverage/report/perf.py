@@ -197,3 +197,24 @@ def ratio_section(results: list[CaseResult], categories: dict[str, str], level: 
         out += [table(rows, headers), "", f"<details><summary>per op ({len(detail_rows)} op x dtype pairs)</summary>",
                 "", table(detail_rows, detail_headers), "", "</details>", ""]
     return out
+
+
+def model_time_section(results: Iterable[CaseResult], level: int = 2) -> list[str]:
+    """`run --perf --shapes-from MODEL`: per model, where each target's op time goes at the model's own shapes
+    (calls x median per call, share of the target's timed total, ratio to the fastest target)."""
+    from opcoverage.models.perf import OpTime, render
+
+    by_model: dict[str, list[OpTime]] = defaultdict(list)
+    for r in results:
+        for entry in (r.perf or {}).get("at_model", ()):
+            by_model[entry["model"]].append(OpTime(entry["op"], r.op, r.dtype, tuple(map(tuple, entry["inputs"])),
+                                                   entry["calls"], r.target, entry.get("median_s"),
+                                                   entry.get("note", "")))
+    if not by_model:
+        return []
+    lines = [f"{'#' * level} Time at the models' shapes", "",
+             "Each op the model calls under its own name, timed at the input shapes the model calls it with most "
+             "often (`--shapes-from`).", ""]
+    for model, times in sorted(by_model.items()):
+        lines += render(times, model).splitlines() + [""]
+    return lines
