@@ -218,3 +218,19 @@ def test_a_forward_only_report_has_no_mode_sections_and_mode_lists_are_cut_withi
     index = Report(_mode_results(extra_disagreements=400), ["r.json"], "cov").index(budget=20_000)
     assert len(index.encode()) <= 20_000
     assert "### Compiled vs eager disagreements: 401" in index and "more disagreement groups" in index
+
+
+def test_failures_by_stage_count_cases_and_ops_per_column_in_pipeline_order():
+    from opcoverage.report.stages import stage_section
+
+    def case(op, status, stage, sample="s0"):
+        return CaseResult(op, "iree:llvm-cpu", "float32", sample, status, "m", extra={"stage": stage} if stage else {})
+
+    lines = stage_section([case("det", Status.UNSUPPORTED, "compile"), case("det", Status.UNSUPPORTED, "compile", "s1"),
+                           case("add", Status.ERROR, "run"), case("eigh", Status.CRASH, "convert"),
+                           case("relu", Status.PASS, None), case("sort", Status.PASS, "run")])  # a pass is no failure
+    rows = [line for line in "\n".join(lines).splitlines() if line.startswith("| iree")]
+    assert rows == ["| iree:llvm-cpu | convert | 1 | 1 | 1 crash | `eigh` |",
+                    "| iree:llvm-cpu | compile | 2 | 1 | 2 unsupported | `det` |",
+                    "| iree:llvm-cpu | run | 1 | 1 | 1 error | `add` |"]
+    assert stage_section([case("relu", Status.MISMATCH, None)]) == []  # eager targets name no stage: no section

@@ -26,6 +26,7 @@ from opcoverage.report import markdown as md
 from opcoverage.report import mode_failures, pictures
 from opcoverage.report.pages import INDEX_BUDGET, SUMMARY_BUDGET, TARGET_BUDGET, Page
 from opcoverage.report.perf import model_time_section, render_perf, ratio_section
+from opcoverage.report.stages import stage_section
 from opcoverage.report.rollup import Rollup, lower_precision, rollup, summarize
 from opcoverage.report.tables import table
 from opcoverage.results import ResultsFile
@@ -115,6 +116,9 @@ class Report:
         if self.gate is not None:
             page.add(md.gate_section(self.gate, limit=50), keep=2, what="the expected-failure summary")
         mode_failures.add_sections(page, self.results, env, keep=4)
+        stages = stage_section(self.results)
+        if stages:
+            page.add(stages, keep=4, what="the failures by stage")
         columns = " (a target in a mode but forward: `target/mode`)" if len(roll.modes) > 1 else ""
         page.add(["## Coverage matrix", "", f"One symbol per op and target{columns}; the counts give the ops that "
                   "fully pass over those that ran.", ""])
