@@ -123,7 +123,8 @@ UNSUPPORTED_PATTERNS = re.compile(
     r"Unsupported dtype|not currently implemented|no kernel|No kernel|doesn't support|only supports|"
     r"input must be float32 or float64|derivative for .{1,80} is not implemented|Differentiation rule for .{1,80} "
     r"not implemented|JVP rule for .{1,80} not implemented|Could not guard on data-dependent|data-dependent output "
-    r"shape|No lowerings? (exists|found) for|DynamicOutputShapeException|Pending unbacked symbols",
+    r"shape|No lowerings? (exists|found) for|DynamicOutputShapeException|Pending unbacked symbols|"
+    r"Expected \w+ (data type|dtype to be of type) \w+ but got|data type of input should be",  # a kernel's dtype check
 )
 
 
