@@ -117,6 +117,8 @@ def merge(files: Iterable[tuple[str, ResultsFile]], whole: bool = False) -> Resu
         environment.setdefault("frameworks", {}).update(results_file.environment.get("frameworks", {}))
         environment.setdefault("categories", {}).update(results_file.environment.get("categories", {}))
         _merge_modes(environment, results_file.environment.get("modes"))
+        if results_file.environment.get("target_categories"):  # targets that run part of the catalog only
+            environment.setdefault("target_categories", {}).update(results_file.environment["target_categories"])
         if results_file.environment.get("roofline"):  # --perf shards: each measured its own targets' roofs
             environment.setdefault("roofline", {}).update(results_file.environment["roofline"])
         for record in results_file.results:

@@ -53,9 +53,10 @@ class Stage(str, enum.Enum):
 
 
 # Device names for the same kind of hardware across frameworks: jax says gpu where torch says cuda, and ONNX
-# Runtime's GPU execution providers run on that GPU too. Other names are their own class (tpu, mps, xpu, ...).
+# Runtime's GPU execution providers run on that GPU too; torch's quantized engines (torch_qengine:<engine>) are CPU
+# kernel libraries. Other names are their own class (tpu, mps, xpu, ...).
 DEVICE_CLASSES = {"cuda": "gpu", "gpu": "gpu", "rocm": "gpu", "hip": "gpu", "tensorrt": "gpu", "migraphx": "gpu",
-                  "cpu": "cpu"}
+                  "cpu": "cpu", "x86": "cpu", "fbgemm": "cpu", "qnnpack": "cpu", "onednn": "cpu"}
 
 
 @dataclass(frozen=True, order=True)

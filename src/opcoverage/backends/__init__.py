@@ -24,6 +24,7 @@ BUILTIN = {
     "jax": "opcoverage.backends.jax:JaxBackend",
     "onnxruntime": "opcoverage.backends.onnxruntime:OnnxRuntimeBackend",
     "torch_dist": "opcoverage.backends.torch_dist:TorchDistBackend",
+    "torch_qengine": "opcoverage.backends.torch_qengine:TorchQEngineBackend",
     "jax_dist": "opcoverage.backends.jax_dist:JaxDistBackend",
     "openvino": "opcoverage.backends.openvino:OpenVinoBackend",
     "executorch": "opcoverage.backends.executorch:ExecuTorchBackend",

@@ -94,7 +94,9 @@ class Backend(Protocol):
             def classify(self, error): return Status.ERROR
 
     Optionally, ``modes`` names the modes beyond forward it runs (opcoverage.modes) and ``run_mode(spec, sample,
-    device, mode, request)`` runs them, returning an Execution the same way (for grad, J^T v per input).
+    device, mode, request)`` runs them, returning an Execution the same way (for grad, J^T v per input); and
+    ``categories`` names the only catalog categories its targets run, with ``categories_reason`` saying why
+    (``categories = ("quantization",)``: torch's quantized engines); other ops are not planned on them.
     """
 
     framework: str
@@ -123,8 +125,25 @@ UNSUPPORTED_PATTERNS = re.compile(
     r"Unsupported dtype|not currently implemented|no kernel|No kernel|doesn't support|only supports|"
     r"input must be float32 or float64|derivative for .{1,80} is not implemented|Differentiation rule for .{1,80} "
     r"not implemented|JVP rule for .{1,80} not implemented|Could not guard on data-dependent|data-dependent output "
-    r"shape|No lowerings? (exists|found) for|DynamicOutputShapeException|Pending unbacked symbols",
+    r"shape|No lowerings? (exists|found) for|DynamicOutputShapeException|Pending unbacked symbols|"
+    r"Expected \w+ (data type|dtype to be of type) \w+ but got|data type of input should be",  # a kernel's dtype check
 )
+
+
+def category_scope(backend: Any) -> tuple[tuple[str, ...], str] | None:
+    """The only catalog categories a backend's targets run and why (its ``categories`` and ``categories_reason``),
+    or None when they run every one. The results file records it (``environment.target_categories``)."""
+    categories = getattr(backend, "categories", None)
+    if categories is None:
+        return None
+    why = getattr(backend, "categories_reason", "") or f"{backend.framework} runs {', '.join(categories)} only"
+    return tuple(categories), why
+
+
+def category_not_applicable(backend: Any, category: str) -> str | None:
+    """Why a backend's targets do not run ops of ``category`` (None when they do); the planner plans no such case."""
+    scope = category_scope(backend)
+    return None if scope is None or category in scope[0] else scope[1]
 
 
 def classify_by_message(error: BaseException) -> Status:

@@ -45,7 +45,8 @@ class TorchBackend:
             return DeviceInfo(device, False, "package torch is not installed (pip install torch)")
         torch = self._torch()
         if device == "cpu":
-            return DeviceInfo("cpu", True, name=_cpu_name(), driver=f"threads={torch.get_num_threads()}")
+            return DeviceInfo("cpu", True, name=_cpu_name(), driver=f"threads={torch.get_num_threads()}, quantized "
+                                                                     f"engine {torch.backends.quantized.engine}")
         module = getattr(torch, device, None)
         is_available = getattr(module, "is_available", None)
         if is_available is None:

@@ -14,7 +14,7 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 from opcoverage.backends import get_backend
-from opcoverage.backends.base import NotApplicable, as_output_tuple, failed_stage
+from opcoverage.backends.base import NotApplicable, as_output_tuple, category_not_applicable, failed_stage
 from opcoverage.catalog import dtypes as dt
 from opcoverage.catalog.loader import Catalog
 from opcoverage.catalog.samples import generate
@@ -72,18 +72,21 @@ def plan_cases(catalog: Catalog, targets: list[Target], ops: list[str] | None = 
                samples: str = "quick", modes: list[Mode] | None = None) -> list[Case]:
     """Every case of the selected ops on the targets in each mode that applies, in catalog order; ``cases``
     filters by id or glob. A mode applies to the targets whose backend runs it (modes.not_applicable), and to
-    the samples it can judge (grad: differentiable inputs in a real floating dtype; vmap: not random draws)."""
+    the samples it can judge (grad: differentiable inputs in a real floating dtype; vmap: not random draws); a
+    target takes the ops of the categories its backend runs (base.category_not_applicable)."""
     check_filters(catalog, list(ops or []), list(dtypes or []))
     modes = modes or [FORWARD_MODE]
     lanes = [(mode, target) for mode in modes for target in targets
              if mode.name == FORWARD or not_applicable(mode, get_backend(target.framework), target.framework) is None]
     planned: list[Case] = []
     for spec in catalog.select(ops):
+        spec_lanes = [(mode, target) for mode, target in lanes
+                      if category_not_applicable(get_backend(target.framework), spec.category) is None]
         for dtype in spec.dtypes:
             if dtypes and dtype not in dtypes:
                 continue
             for sample in _samples(spec, dtype, seed, samples):
-                for mode, target in lanes:
+                for mode, target in spec_lanes:
                     if not mode_applies(mode, spec, dtype, sample):
                         continue
                     case = Case(spec.name, target, dtype, sample.id, sample.label, mode=mode)

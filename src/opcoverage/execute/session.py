@@ -9,6 +9,7 @@ from typing import Callable
 
 from opcoverage import environment
 from opcoverage.backends import get_backend, resolve_targets
+from opcoverage.backends.base import category_scope
 from opcoverage.catalog.loader import load_catalog
 from opcoverage.catalog.spec import BINDING_KEYS
 from opcoverage.errors import UsageError
@@ -54,7 +55,9 @@ class RunSession:
             self.cases: list[Case] = plan_cases(self.catalog, self.targets, ops, dtypes, config.cases,
                                                 config.seed, config.samples, self.modes)
         if not self.cases:
-            raise UsageError("the filters select no case; check --ops, --dtypes and --cases against `opcoverage catalog`")
+            scoped = "".join(f"; {t} runs {', '.join(s['runs'])} only" for t, s in self.target_categories().items())
+            raise UsageError("the filters select no case; check --ops, --dtypes and --cases against `opcoverage "
+                             f"catalog`{scoped}")
         self.shard_record = None
         if config.shard is not None:  # --shard K/N: this run's slice of the plan
             from opcoverage.execute.shard import select
@@ -103,6 +106,9 @@ class RunSession:
         env["specs"] = [str(s) for s in (self.config.specs or ["builtin"])]
         env["catalog_ops"] = len(self.catalog)
         env["modes"] = self.modes_record()
+        scoped = self.target_categories()
+        if scoped:
+            env["target_categories"] = scoped
         ran = {c.op for c in self.cases}
         env["categories"] = {op.name: op.category for op in self.catalog if op.name in ran}
         return env
@@ -116,6 +122,16 @@ class RunSession:
                 if why and mode != FORWARD_MODE:
                     skipped[f"{target}/{mode}"] = why
         return {"requested": [str(m) for m in self.modes], "not_applicable": skipped}
+
+    def target_categories(self) -> dict:
+        """For each target whose backend runs part of the catalog only, the categories it runs and why (no case of
+        another category is planned on it)."""
+        scoped = {}
+        for target in self.targets:
+            scope = category_scope(get_backend(target.framework))
+            if scope is not None:
+                scoped[str(target)] = {"runs": list(scope[0]), "why": scope[1]}
+        return scoped
 
     def _suite_environment(self) -> dict:
         env = environment.collect(self.targets, self.config.seed, self.config.samples, self.suite.fingerprint)

@@ -83,7 +83,7 @@ def environment_section(env: dict[str, Any], targets: tuple[str, ...], level: in
     if env.get("shard"):
         lines += [f"This file holds shard {env['shard']['index']}/{env['shard']['count']} of the plan "
                   f"({env['shard']['cases']} of {env['shard']['planned']} cases).", ""]
-    return lines + modes_lines(env) + [table(rows, ["target", "device", "driver / provider"]), ""]
+    return lines + modes_lines(env) + scope_lines(env) + [table(rows, ["target", "device", "driver / provider"]), ""]
 
 
 def modes_lines(env: dict[str, Any]) -> list[str]:
@@ -99,6 +99,16 @@ def modes_lines(env: dict[str, Any]) -> list[str]:
         lines += [table([[f"`{c}`", escape(why)] for c, why in sorted(skipped.items())],
                         ["not applicable", "why"]), ""]
     return lines
+
+
+def scope_lines(env: dict[str, Any]) -> list[str]:
+    """The targets that run part of the catalog only (torch's quantized engines), what they run and why: the
+    other ops' cells of those columns are not applicable, not missing."""
+    scoped = env.get("target_categories") or {}
+    if not scoped:
+        return []
+    rows = [[f"`{t}`", ", ".join(s.get("runs", [])), escape(s.get("why", ""))] for t, s in sorted(scoped.items())]
+    return [table(rows, ["target", "runs only", "why (other ops are not applicable there)"]), ""]
 
 
 def summary_rows(roll: Rollup, summaries, catalog_ops: int, lowered: set[tuple[str, str, str]],

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from opcoverage.backends.base import NotApplicable, Unsupported
+from opcoverage.backends.base import NotApplicable
 from opcoverage.catalog.dtypes import dtype_name
 from opcoverage.catalog.spec import OnnxCall
 
@@ -159,97 +159,16 @@ def torch_global_lp_pool(input, p=2):
     return {2: F.lp_pool2d, 3: F.lp_pool3d}[len(spatial)](input, p, spatial)
 
 
-# ---------------------------------------------------------------- quantization
-
-_TORCH_QUANTIZED = {"int8": "qint8", "uint8": "quint8", "int32": "qint32"}
+# ---------------------------------------------------------------- convolutions
 
 
-def _torch_qdtype(zero_point):
-    import torch
-
-    name = _TORCH_QUANTIZED.get(str(zero_point.dtype).replace("torch.", ""))
-    if name is None:
-        raise Unsupported(f"torch has no quantized dtype for {zero_point.dtype}")
-    return getattr(torch, name)
-
-
-def torch_quantize_linear(x, scale, zero_point, axis=1):
-    import torch
-
-    dtype = _torch_qdtype(zero_point)
-    if scale.ndim == 0:
-        return torch.quantize_per_tensor(x, float(scale), int(zero_point), dtype).int_repr()
-    return torch.quantize_per_channel(x, scale.double(), zero_point.long(), axis, dtype).int_repr()
-
-
-def torch_dequantize_linear(x, scale, zero_point, axis=1):
-    import torch
-
-    _torch_qdtype(zero_point)
-    if scale.ndim == 0:
-        return torch._make_per_tensor_quantized_tensor(x, float(scale), int(zero_point)).dequantize()
-    return torch._make_per_channel_quantized_tensor(x, scale.double(), zero_point.long(), axis).dequantize()
-
-
-def _jax_shifted(x, zero_point):
-    import jax.numpy as jnp
-
-    x = x.astype(jnp.int32)
-    return x if zero_point is None else x - zero_point.astype(jnp.int32)
-
-
-def jax_matmul_integer(a, b, a_zero_point=None, b_zero_point=None):
-    """An int32-accumulating matmul (preferred_element_type); zero points are subtracted first."""
-    import jax.numpy as jnp
-
-    if a_zero_point is None and b_zero_point is None:
-        return jnp.matmul(a, b, preferred_element_type=jnp.int32)
-    return jnp.matmul(_jax_shifted(a, a_zero_point), _jax_shifted(b, b_zero_point), preferred_element_type=jnp.int32)
-
-
-def torch_matmul_integer(a, b, a_zero_point=None, b_zero_point=None):
-    """torch._int_mm: int8 x int8 -> int32 for 2-D operands, without zero points."""
-    import torch
-
-    if a_zero_point is not None or b_zero_point is not None or a.ndim != 2:
-        raise NotApplicable("torch._int_mm multiplies 2-D int8 matrices without zero points")
-    if a.dtype != torch.int8:
-        raise Unsupported(f"torch._int_mm takes int8 only, not {a.dtype}")
-    return torch._int_mm(a, b)
-
-
-def jax_conv_integer(x, w, x_zero_point=None, w_zero_point=None, stride=1, padding=0, dilation=1, groups=1):
-    import jax.numpy as jnp
-    from jax import lax
-
-    from opcoverage.catalog.references.convolution import ntuple
-
-    if x_zero_point is not None or w_zero_point is not None:
-        x, w = _jax_shifted(x, x_zero_point), _jax_shifted(w, w_zero_point)
-    return lax.conv_general_dilated(
-        x, w, window_strides=ntuple(stride, 2), padding=[(p, p) for p in ntuple(padding, 2)],
-        rhs_dilation=ntuple(dilation, 2), dimension_numbers=("NCHW", "OIHW", "NCHW"),
-        feature_group_count=groups, preferred_element_type=jnp.int32)
-
-
-def _conv_attributes(kwargs, nd=2):
+def conv_attributes(kwargs, nd=2):
+    """Conv's ONNX attributes from torch's keyword arguments (stride, padding, dilation, groups)."""
     from opcoverage.catalog.references.convolution import ntuple
 
     padding = ntuple(kwargs.get("padding", 0), nd)
     return {"strides": list(ntuple(kwargs.get("stride", 1), nd)), "pads": list(padding) * 2,
             "dilations": list(ntuple(kwargs.get("dilation", 1), nd)), "group": int(kwargs.get("groups", 1))}
-
-
-def onnx_conv_integer(args, kwargs):
-    return OnnxCall(tuple(args), _conv_attributes(kwargs))
-
-
-def onnx_qlinear_conv(args, kwargs):
-    return OnnxCall(tuple(args), _conv_attributes(kwargs))
-
-
-def onnx_dynamic_quantize_linear(args, kwargs):
-    return OnnxCall(tuple(args), n_outputs=3)
 
 
 # ---------------------------------------------------------------- recurrent layers
@@ -347,7 +266,7 @@ def onnx_image_decoder(args, kwargs):
 
 def onnx_deform_conv2d(args, kwargs):
     x, weight, offset, *rest = args
-    attributes = _conv_attributes(kwargs)
+    attributes = conv_attributes(kwargs)
     attributes["group"] = x.shape[1] // weight.shape[1]
     attributes["offset_group"] = offset.shape[1] // (2 * weight.shape[2] * weight.shape[3])
     attributes["kernel_shape"] = list(weight.shape[2:])
