@@ -114,6 +114,12 @@ def test_unsigned_probe_goes_past_the_signed_range(catalog):
     assert probe.label.startswith("precision probe: uint64 values past int64")
     assert any((a >= np.uint64(2 ** 63)).any() for a in probe.args)
     assert not generate(catalog["mul"], "uint64", 0)[-1].label.startswith("precision")  # it would overflow
+    for name in ("complex128", "float8_e4m3fn", "int4"):  # no lower precision to tell apart: no probe
+        assert not any(s.label.startswith("precision") for s in generate(catalog["add"], name, 0, "full"))
+    cast = generate(catalog["cast_to_float4_e2m1fn"], "float64", 0)[-1]
+    assert "float4_e2m1fn's rounding midpoints" in cast.label
+    assert np.isin(np.round(cast.args[0] * 4) / 4, [0.25, 0.75, 1.25, 1.75, 2.5, 3.5, -0.25, -0.75, -1.25, -1.75,
+                                                   -2.5, -3.5, 0.0]).mean() > 0.4
 
 
 def test_complex_comparison_sees_the_imaginary_part(catalog):
