@@ -44,14 +44,15 @@ def _sample(catalog, op, dtype, label):
 
 def _run(catalog, op, dtype, label, opset=None):
     """(outputs, reference) of one sample on onnxruntime:cpu, the binding pinned to ``opset`` if given."""
-    from opcoverage.execute.runner import _call_reference, _to_reference_input
+    from opcoverage.catalog.dtypes import reference_input
+    from opcoverage.execute.runner import _call_reference
 
     spec = catalog[op]
     sample = _sample(catalog, op, dtype, label)
     if opset is not None:
         spec = dataclasses.replace(spec, bindings={"onnx": dataclasses.replace(spec.bindings["onnx"], opset=opset)})
     outputs = tuple(as_value(o) for o in OnnxRuntimeBackend().run(spec, sample, "cpu").outputs)
-    return outputs, _call_reference(spec, sample.kwargs, *[_to_reference_input(a) for a in sample.args]), spec
+    return outputs, _call_reference(spec, sample.kwargs, *[reference_input(a) for a in sample.args]), spec
 
 
 def test_a_sequence_input_is_a_typed_graph_input_fed_as_a_list(catalog):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import ml_dtypes
 import numpy as np
 
-from opcoverage.catalog.dtypes import dtype_name, is_floating
+from opcoverage.catalog.dtypes import (LOW_BIT_FLOATS, bits, dtype_name, is_complex, is_floating, is_integer,
+                                      numpy_dtype, real_part, rounded)
 from opcoverage.catalog.spec import OpSpec, Tolerance
 from opcoverage.types import Seq, Status
 
@@ -23,7 +25,19 @@ DEFAULT_TOLERANCES: dict[str, Tolerance] = {
     "float32": Tolerance(1.3e-6, 1e-5),
     "float16": Tolerance(1e-3, 1e-3),
     "bfloat16": Tolerance(1.6e-2, 1e-2),
+    # Complex numbers hold two parts of the real dtype: its tolerance, on the modulus of the difference relative
+    # to the modulus of the reference (as numpy.isclose and torch.isclose compare complex values).
+    "complex128": Tolerance(1e-10, 1e-10),
+    "complex64": Tolerance(1.3e-6, 1e-5),
 }
+# 8- and 4-bit floats, from their precision: the reference is correctly rounded to the output dtype first, and a
+# result computed in more bits and rounded once differs from that by at most one ULP (where an intermediate that
+# is a hair off crosses a rounding boundary). One ULP of a value w is at most eps * |w| (eps = 2^-mantissa bits:
+# 0.125 for float8_e4m3fn, 0.25 for float8_e5m2, 0.5 for float4_e2m1fn), and among the subnormals it is the
+# smallest subnormal: rtol eps and atol the smallest subnormal admit one ULP everywhere, and two just above the
+# subnormals, where both add up. A result rounded more than once (a sum kept in 8 bits) errs by more, and fails.
+DEFAULT_TOLERANCES.update({name: Tolerance(float(info.eps), float(info.smallest_subnormal))
+                           for name, info in ((n, ml_dtypes.finfo(numpy_dtype(n))) for n in LOW_BIT_FLOATS)})
 EXACT = Tolerance(0.0, 0.0)
 
 
@@ -49,15 +63,18 @@ def expected_dtype_ok(rule: str, input_dtype: str, actual: str) -> bool:
         return actual in ("int32", "int64")
     if rule == "accumulate":
         # Integer reductions may widen (torch, NumPy) or keep the input dtype (ONNX); floats keep theirs.
-        if is_floating(input_dtype):
+        if is_floating(input_dtype) or is_complex(input_dtype):
             return actual == input_dtype
-        widened = actual.startswith(("int", "uint")) and np.dtype(actual).itemsize >= np.dtype(
-            "int8" if input_dtype == "bool" else input_dtype).itemsize
+        widened = is_integer(actual) and bits(actual) >= bits("int8" if input_dtype == "bool" else input_dtype)
         return actual == input_dtype or widened
     if rule == "complex":  # FFTs: complex64 from 32-bit and narrower floats, complex128 from float64
         return actual == ("complex128" if input_dtype in ("float64", "int64") else "complex64")
     if rule == "float":
-        return actual == input_dtype if is_floating(input_dtype) else is_floating(actual)
+        if is_floating(input_dtype) or is_complex(input_dtype):
+            return actual == input_dtype
+        return is_floating(actual)
+    if rule == "real":  # abs, a real view: complex64 gives float32, complex128 float64, other dtypes themselves
+        return actual == real_part(input_dtype)
     return actual == rule  # an exact dtype name, "bool" and "int64" included
 
 
@@ -112,12 +129,12 @@ def _compare_value(spec: OpSpec, dtype: str, got, want, rule: str, check_dtypes:
         idx = tuple(int(i) for i in np.argwhere(differ)[0]) if differ.ndim else ()
         return [f"{prefix}{int(differ.sum())} of {want.size} strings differ (first at {list(idx)}: got "
                 f"{str(got[idx])!r}, expected {str(want[idx])!r})"]
-    exact = got.dtype.kind in "biu" and want.dtype.kind in "biu"  # bfloat16's kind is "V": not exact
-    if is_floating(got_name) and got_name != "float64" and want.dtype == np.float64:
+    exact = _is_exact(got) and _is_exact(want)  # bfloat16's kind is "V" too, but it is no integer
+    if (is_floating(got_name) and got_name != "float64" and want.dtype == np.float64) or (
+            got_name == "complex64" and want.dtype == np.complex128):
         # The ideal answer in the output dtype is the float64 reference correctly rounded to it; that is
         # also where values beyond the dtype's range become inf and tiny ones subnormal or zero.
-        with np.errstate(over="ignore", under="ignore"):
-            want = want.astype(got.dtype).astype(np.float64)
+        want = rounded(want, got.dtype)
     tol = EXACT if exact else tolerance_for(spec, dtype)
     abs_err, rel_err, bad, first = _errors(got, want, tol)
     worst[0], worst[1] = max(worst[0], abs_err), max(worst[1], rel_err)
@@ -136,15 +153,35 @@ def _kind(value) -> str:
     return f"a {dtype_name(value.dtype)} tensor {list(value.shape)}"
 
 
+def _is_exact(array: np.ndarray) -> bool:
+    return array.dtype == np.bool_ or is_integer(dtype_name(array.dtype))
+
+
+def _fmt(value) -> str:
+    if isinstance(value, (complex, np.complexfloating)):
+        return f"{value.real:.6g}{value.imag:+.6g}j"
+    return f"{float(value):.6g}"
+
+
 def _errors(got: np.ndarray, want: np.ndarray, tol: Tolerance) -> tuple[float, float, int, str]:
-    """(max abs err, max rel err, count of values out of tolerance, first offending value)."""
+    """(max abs err, max rel err, count of values out of tolerance, first offending value). Integers compare as
+    Python ints (float64 would merge uint64 neighbours past 2^53); complex values by the modulus of the difference."""
     if want.size == 0:
         return 0.0, 0.0, 0, ""
-    if np.iscomplexobj(got) or np.iscomplexobj(want):  # compare real and imaginary parts as one float array
-        got = np.stack([np.real(got), np.imag(got)], axis=-1)
-        want = np.stack([np.real(want), np.imag(want)], axis=-1)
-    g = got.astype(np.float64) if got.dtype != np.bool_ else got.astype(np.int64)
-    w = want.astype(np.float64) if want.dtype != np.bool_ else want.astype(np.int64)
+    if _is_exact(got) and _is_exact(want):
+        g, w = _python_ints(got), _python_ints(want)
+        diff = np.abs(g - w)
+        bad_at = diff != 0
+        first = ""
+        if bad_at.any():
+            idx = tuple(int(i) for i in np.argwhere(bad_at)[0])
+            first = f"first at {list(idx)}: got {g[idx]}, expected {w[idx]}"
+        rel = np.where(bad_at, diff / np.where(w == 0, 1, np.abs(w)), 0)
+        rel = np.where(bad_at & (w == 0), np.inf, rel).astype(np.float64)
+        return float(diff.max()), float(rel.max()), int(bad_at.sum()), first
+    complex_values = np.iscomplexobj(got) or np.iscomplexobj(want)
+    g = got.astype(np.complex128 if complex_values else np.float64)
+    w = want.astype(np.complex128 if complex_values else np.float64)
     with np.errstate(invalid="ignore", over="ignore"):
         nan_ok = np.isnan(g) == np.isnan(w)
         both_nan = np.isnan(g) & np.isnan(w)
@@ -163,8 +200,13 @@ def _errors(got: np.ndarray, want: np.ndarray, tol: Tolerance) -> tuple[float, f
     first = ""
     if bad:
         idx = tuple(int(i) for i in np.argwhere(~ok)[0])
-        first = f"first at {list(idx)}: got {float(g[idx]):.6g}, expected {float(w[idx]):.6g}"
+        first = f"first at {list(idx)}: got {_fmt(g[idx])}, expected {_fmt(w[idx])}"
     return abs_err, rel_err, bad, first
+
+
+def _python_ints(array: np.ndarray) -> np.ndarray:
+    """An object array of Python ints (bools as 0 and 1; int4 and uint4 through int8): exact at any width."""
+    return (array if array.dtype.kind in "iu" else array.astype(np.int8)).astype(object)
 
 
 def sides_with_lower_precision(spec: OpSpec, dtype: str, lower: str, actual: tuple[np.ndarray, ...],

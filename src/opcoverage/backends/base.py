@@ -121,6 +121,7 @@ class Backend(Protocol):
 # Messages that mean "no implementation for this op or dtype", across frameworks.
 UNSUPPORTED_PATTERNS = re.compile(
     r"not implemented for|NotImplementedError|NOT_IMPLEMENTED|UNIMPLEMENTED|Could not find an implementation|"
+    r"is not currently registered or supported|"  # ONNX Runtime, of an element type it has no kernels for at all
     r"is not currently supported|not supported on|does not support|is not supported|unsupported dtype|"
     r"Unsupported dtype|not currently implemented|no kernel|No kernel|doesn't support|only supports|"
     r"input must be float32 or float64|derivative for .{1,80} is not implemented|Differentiation rule for .{1,80} "

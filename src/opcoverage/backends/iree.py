@@ -245,7 +245,14 @@ def _function(vmfb: bytes, device: str, name: str):
 
 
 def _invoke(vmfb: bytes, device: str, name: str, inputs: list[np.ndarray]) -> tuple[np.ndarray, ...]:
-    return _to_host(_function(vmfb, device, name)(*[np.require(a, requirements="C") for a in inputs]))
+    function = _function(vmfb, device, name)
+    try:
+        return _to_host(function(*[np.require(a, requirements="C") for a in inputs]))
+    except ValueError as exc:  # the runtime maps no host arrays of some ml_dtypes types (int4, uint4)
+        if "could not map dtype" not in str(exc):
+            raise
+        lacking = sorted({dtype_name(a.dtype) for a in inputs if a.dtype.isbuiltin == 2})
+        raise Unsupported(f"IREE's runtime takes no {', '.join(lacking)} arrays ({_first_line(exc)})") from None
 
 
 def _to_host(result: Any) -> tuple[np.ndarray, ...]:

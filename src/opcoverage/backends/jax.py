@@ -12,6 +12,7 @@ import numpy as np
 
 from opcoverage.backends.base import (ArrayInfo, DeviceInfo, Execution, NotApplicable, Prepared, as_output_tuple,
                                      classify_by_message, reached, thread_budget)
+from opcoverage.catalog.dtypes import bits, dtype_name
 from opcoverage.catalog.spec import CallBinding, OpSpec
 from opcoverage.types import Sample, Status
 
@@ -93,7 +94,7 @@ class JaxBackend:
         traced = jax.jit(call).trace(*args)  # one trace gives both the jaxpr and the program to compile
         primitives = tuple(dict.fromkeys(_primitives(traced.jaxpr.jaxpr)))
         with reached(lambda: primitives):
-            result = traced.lower().compile()(*args)
+            result = traced.lower().compile()(*executable_inputs(args, sample.args))
             leaves = jax.tree_util.tree_leaves(result)
             jax.block_until_ready(leaves)
         fallback = misplaced(leaves, target_device, device)
@@ -127,16 +128,25 @@ class JaxBackend:
         args = jax.block_until_ready([jax.device_put(np.asarray(a), jax.devices(device)[0]) for a in sample.args])
         start = time.perf_counter()
         compiled = jax.jit(lambda *xs: fn(*xs, **kwargs)).lower(*args).compile()
-        leaves = jax.block_until_ready(jax.tree_util.tree_leaves(compiled(*args)))
+        call_args = executable_inputs(args, sample.args)
+        leaves = jax.block_until_ready(jax.tree_util.tree_leaves(compiled(*call_args)))
         first = time.perf_counter() - start
 
         def call():
-            jax.block_until_ready(compiled(*args))
+            jax.block_until_ready(compiled(*call_args))
 
         inputs = {_pointer(a) for a in args} - {None}
         outputs = tuple(ArrayInfo(tuple(x.shape), str(x.dtype), int(x.nbytes), _pointer(x) in inputs) for x in leaves)
         flush = _cache_flush(jax, jax.devices(device)[0]) if device != "cpu" else None
         return Prepared(call, outputs, first, (thread_budget() or os.cpu_count()) if device == "cpu" else None, flush)
+
+
+def executable_inputs(placed: list[Any], host: Any) -> list[Any]:
+    """What an AOT-compiled executable is called with: the placed arrays, except those of a sub-byte dtype (int4,
+    uint4, float4_e2m1fn), which jax 0.10.2's device_put lays out one to a byte while the executable requires them
+    packed (sub_byte_element_size_in_bits=4) and rejects them; their host arrays it places itself, on its own
+    device, as jax.jit does."""
+    return [h if isinstance(h, np.ndarray) and bits(dtype_name(h.dtype)) < 8 else p for p, h in zip(placed, host)]
 
 
 def _primitives(jaxpr: Any):

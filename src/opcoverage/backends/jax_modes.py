@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from opcoverage.backends.base import Execution, as_output_tuple, at_stage, reached
-from opcoverage.backends.jax import _primitives, misplaced
+from opcoverage.backends.jax import _primitives, executable_inputs, misplaced
 from opcoverage.catalog.spec import CallBinding, OpSpec
 from opcoverage.types import Sample, Stage
 
@@ -30,9 +30,10 @@ def _leaves(jax, result: Any) -> tuple[Any, ...]:
     return tuple(jax.tree_util.tree_leaves(result)) if isinstance(result, dict) else as_output_tuple(result)
 
 
-def _run(jax, program, args: list[Any]) -> tuple[tuple[Any, ...], tuple[str, ...]]:
-    """Trace (for the jaxpr's primitives), compile and run a jitted program; the primitives are attached to a
-    failure, so an op that was attempted still counts toward op-set coverage."""
+def _run(jax, program, args: list[Any], host: Any = ()) -> tuple[tuple[Any, ...], tuple[str, ...]]:
+    """Trace (for the jaxpr's primitives), compile and run a jitted program on ``args``, placed (of ``host`` arrays,
+    where given: see jax.executable_inputs); the primitives are attached to a failure, so an op that was attempted
+    still counts toward op-set coverage."""
     with at_stage(Stage.CAPTURE):
         traced = program.trace(*args)
     primitives = tuple(dict.fromkeys(_primitives(traced.jaxpr.jaxpr)))
@@ -40,7 +41,7 @@ def _run(jax, program, args: list[Any]) -> tuple[tuple[Any, ...], tuple[str, ...
         with at_stage(Stage.COMPILE):
             compiled = traced.lower().compile()
         with at_stage(Stage.RUN):
-            result = jax.block_until_ready(compiled(*args))
+            result = jax.block_until_ready(compiled(*(executable_inputs(args, host) if host else args)))
     return _leaves(jax, result), primitives
 
 
@@ -71,7 +72,7 @@ def run_vmapped(jax, spec: OpSpec, batch: Sample, device: str) -> Execution:
     """jax.vmap of the call over the leading axis of every input of ``batch``, jitted."""
     target = jax.devices(device)[0]
     args = [jax.device_put(np.asarray(a), target) for a in batch.args]
-    outputs, primitives = _run(jax, jax.jit(jax.vmap(_call(spec, batch))), args)
+    outputs, primitives = _run(jax, jax.jit(jax.vmap(_call(spec, batch))), args, batch.args)
     return Execution(tuple(np.asarray(o) for o in outputs), primitives, misplaced(outputs, target, device))
 
 

@@ -142,8 +142,8 @@ class OnnxRuntimeBackend:
             _numpy_lacks(o.type) for o in session.get_outputs())
         if not exotic:  # run() converts NumPy arrays, strings, lists (sequences) and None (optionals) itself
             return Execution(tuple(session.run(None, dict(feeds))), op_types, fallback)
-        outputs = session.run_with_ort_values(None, {name: _any_to_ortvalue(a) for name, a in feeds.items()})
-        return Execution(tuple(_any_from_ortvalue(v) for v in outputs), op_types, fallback)
+        outputs = session.run_with_ort_values(None, {name: _to_ortvalue(a) for name, a in feeds.items()})
+        return Execution(tuple(_from_ortvalue(v) for v in outputs), op_types, fallback)
 
 
 @functools.lru_cache(maxsize=None)
@@ -466,28 +466,6 @@ def _initializer(name: str, value: np.ndarray):
     return numpy_helper.from_array(value, name)
 
 
-def _to_ortvalue(array: np.ndarray):
-    ort = _ort()
-    array = np.require(array, requirements='C')
-    if dtype_name(array.dtype) == "bfloat16":
-        from onnx import TensorProto
-
-        return ort.OrtValue.ortvalue_from_numpy_with_onnx_type(array.view(np.uint16), TensorProto.BFLOAT16)
-    return ort.OrtValue.ortvalue_from_numpy(array)
-
-
-def _from_ortvalue(value) -> np.ndarray:
-    if value.data_type() == "tensor(bfloat16)":  # NumPy has no bfloat16: copy the bits out of host memory
-        import ml_dtypes
-
-        shape = tuple(value.shape())
-        out = np.empty(shape, dtype=np.uint16)
-        if out.size:
-            ctypes.memmove(out.ctypes.data, value.data_ptr(), value.tensor_size_in_bytes())
-        return out.view(ml_dtypes.bfloat16)
-    return value.numpy()
-
-
 def _model_op_types(model: bytes) -> tuple[str, ...]:
     """The op types of a model's top-level nodes, in order, once each."""
     import onnx
@@ -503,30 +481,49 @@ def _numpy_lacks(ort_type: str) -> bool:
     return elem is not None and elem != TensorProto.STRING and helper.tensor_dtype_to_np_dtype(elem).isbuiltin == 2
 
 
-def _any_to_ortvalue(array: np.ndarray):
-    """Like _to_ortvalue, for every ONNX element type ml_dtypes has: ORT takes the bytes onnx would store
-    (sub-byte types such as int4 packed two to a byte), laid over an array of the tensor's logical shape."""
+def _to_ortvalue(array: np.ndarray):
+    """An OrtValue of any ONNX element type NumPy or ml_dtypes has: those NumPy lacks (bfloat16, float8, int4, ...)
+    as the bytes onnx would store (sub-byte types such as int4 packed two to a byte), laid over an array of the
+    tensor's logical shape."""
+    ort = _ort()
+    array = np.require(array, requirements='C')
     if array.dtype.isbuiltin != 2:  # 2: a user-defined dtype, which is how ml_dtypes registers its types
-        return _to_ortvalue(array)
-    from onnx import helper, numpy_helper
+        return ort.OrtValue.ortvalue_from_numpy(array)
+    from onnx import helper
 
-    raw = np.frombuffer(numpy_helper.from_array(np.ascontiguousarray(array)).raw_data, dtype=np.uint8)
+    raw = np.frombuffer(onnx_bytes(array), dtype=np.uint8)
     carrier = np.zeros(array.shape, dtype=np.uint16 if array.dtype.itemsize == 2 else np.uint8)
     carrier.reshape(-1).view(np.uint8)[: raw.size] = raw
-    return _ort().OrtValue.ortvalue_from_numpy_with_onnx_type(carrier, helper.np_dtype_to_tensor_dtype(array.dtype))
+    return ort.OrtValue.ortvalue_from_numpy_with_onnx_type(carrier, helper.np_dtype_to_tensor_dtype(array.dtype))
 
 
-def _any_from_ortvalue(value) -> np.ndarray:
-    """Like _from_ortvalue, for every element type: types NumPy lacks are read back through onnx's own
-    decoding of the raw bytes (ml_dtypes arrays)."""
-    from onnx import TensorProto, helper, numpy_helper
+def onnx_bytes(array: np.ndarray) -> bytes:
+    """The bytes ONNX stores a tensor's elements as (raw_data): 4-bit types packed two to a byte, low nibble
+    first. Runtimes that take ml_dtypes' types by their bits (ONNX Runtime, OpenVINO) are fed these."""
+    from onnx import numpy_helper
+
+    return numpy_helper.from_array(np.require(array, requirements='C')).raw_data
+
+
+def from_onnx_bytes(raw: bytes, dtype: np.dtype, shape: Any) -> np.ndarray:
+    """The array of ``shape`` whose elements ONNX would store as ``raw`` (onnx_bytes read back), in ``dtype``."""
+    from onnx import helper, numpy_helper
+
+    elem = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    return numpy_helper.to_array(helper.make_tensor("y", elem, list(shape), raw, raw=True))
+
+
+def _from_ortvalue(value) -> np.ndarray:
+    """An OrtValue's array: types NumPy lacks are read back through onnx's own decoding of the raw bytes (ml_dtypes
+    arrays)."""
+    from onnx import TensorProto, helper
 
     if not _numpy_lacks(value.data_type()):
         return value.numpy()
     elem = getattr(TensorProto, value.data_type()[len("tensor("):-1].upper())
     size = value.tensor_size_in_bytes()
     raw = (ctypes.c_char * size).from_address(value.data_ptr()).raw if size else b""
-    return numpy_helper.to_array(helper.make_tensor("y", elem, value.shape(), raw, raw=True))
+    return from_onnx_bytes(raw, helper.tensor_dtype_to_np_dtype(elem), value.shape())
 
 
 def _element_type(ort_type: str) -> str:

@@ -24,7 +24,7 @@ import numpy as np
 
 from opcoverage.backends.base import (ArrayInfo, DeviceInfo, Execution, Prepared, Unsupported, at_stage,
                                      classify_by_message, failed_stage, missing_packages, reached, thread_budget)
-from opcoverage.catalog.dtypes import dtype_name
+from opcoverage.catalog.dtypes import dtype_name, numpy_dtype
 from opcoverage.catalog.spec import OnnxBinding, OpSpec
 from opcoverage.types import Sample, Stage, Status
 
@@ -233,18 +233,33 @@ def _inputs(compiled, feeds: dict[str, np.ndarray]) -> dict[int, Any]:
     return dict(enumerate(tensors))
 
 
+# ml_dtypes' types by OpenVINO's names for them: the Python binding maps none of them (bfloat16 would be read as
+# float16, float8 and int4 are "Unsupported data type"), so they travel as the bytes ONNX stores them as, which
+# OpenVINO's tensors hold alike (float8 one to a byte, 4-bit types two to a byte).
+_OV_TYPES = {"bfloat16": "bf16", "float8_e4m3fn": "f8e4m3", "float8_e5m2": "f8e5m2", "float4_e2m1fn": "f4e2m1",
+             "int4": "i4", "uint4": "u4"}
+_BY_OV_TYPE = {ov_name: name for name, ov_name in _OV_TYPES.items()}
+
+
 def _to_tensor(array: np.ndarray):
+    from opcoverage.backends.onnxruntime import onnx_bytes
+
     ov = _ov()
     array = np.require(array, requirements="C")  # np.ascontiguousarray would make a 0-d array 1-d
-    if dtype_name(array.dtype) == "bfloat16":  # an ml_dtypes array alone would be read as float16
-        return ov.Tensor(array.view(np.uint16), shape=array.shape, type=ov.Type.bf16)
-    return ov.Tensor(array, shared_memory=False)
+    name = dtype_name(array.dtype)
+    if name not in _OV_TYPES:
+        return ov.Tensor(array, shared_memory=False)
+    tensor = ov.Tensor(getattr(ov.Type, _OV_TYPES[name]), ov.Shape(list(array.shape)))
+    raw = np.frombuffer(onnx_bytes(array), dtype=np.uint8)
+    tensor.data.reshape(-1).view(np.uint8)[: raw.size] = raw
+    return tensor
 
 
 def _from_tensor(tensor) -> np.ndarray:
-    data = np.array(tensor.data, copy=True)
-    if tensor.element_type == _ov().Type.bf16:  # handed back as float16 holding bfloat16 bits
-        import ml_dtypes
+    from opcoverage.backends.onnxruntime import from_onnx_bytes
 
-        return data.view(np.uint16).view(ml_dtypes.bfloat16)
-    return data
+    name = _BY_OV_TYPE.get(tensor.element_type.get_type_name())
+    data = np.array(tensor.data, copy=True)
+    if name is None:
+        return data
+    return from_onnx_bytes(data.tobytes()[: tensor.byte_size], numpy_dtype(name), list(tensor.shape))

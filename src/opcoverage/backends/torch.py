@@ -11,8 +11,9 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from opcoverage.backends.base import (ArrayInfo, DeviceInfo, Execution, NotApplicable, Prepared, as_output_tuple,
-                                     classify_by_message, reached, thread_budget)
+from opcoverage.backends.base import (ArrayInfo, DeviceInfo, Execution, NotApplicable, Prepared, Unsupported,
+                                     as_output_tuple, classify_by_message, reached, thread_budget)
+from opcoverage.catalog.dtypes import dtype_name, numpy_dtype
 from opcoverage.catalog.spec import CallBinding, OpSpec
 from opcoverage.types import Sample, Status
 
@@ -214,29 +215,62 @@ def _l2_flush(torch, device: str, sync):
     return lambda: (scratch.zero_(), sync())
 
 
+# NumPy has no bfloat16 or float8: their bits travel through integers of their width, which torch views as them.
+_BITS = {"bfloat16": np.int16, "float8_e4m3fn": np.uint8, "float8_e5m2": np.uint8}
+# Types whose torch layout NumPy lacks (int4 and uint4; float4 where torch has it unpacked): their values travel
+# through a wider type, converted by torch.
+_BY_VALUE = {"int4": np.int8, "uint4": np.uint8, "float4_e2m1fn": np.float32}
+
+
+def torch_dtype(name: str) -> Any:
+    """The torch dtype of a catalog dtype (spelled alike); Unsupported for one torch lacks.
+
+    >>> torch_dtype("float8_e5m2")
+    torch.float8_e5m2
+    """
+    import torch
+
+    dtype = getattr(torch, name, None)
+    if not isinstance(dtype, torch.dtype):
+        packed = f" (torch.{name}_x2 packs two values in one element, which changes every shape)" if isinstance(
+            getattr(torch, f"{name}_x2", None), torch.dtype) else ""
+        raise Unsupported(f"torch {torch.__version__} has no {name} dtype{packed}")
+    return dtype
+
+
 def to_torch(array: np.ndarray, device: str, layout: str = "contiguous") -> Any:
     import torch
 
     if layout == "transposed" and array.ndim == 2:
         # Same values, but a non-contiguous view: the transpose of a contiguous transpose.
         return to_torch(np.ascontiguousarray(array.T), device).t()
-
-    if array.dtype.name == "bfloat16":  # NumPy has no bfloat16; carry the bits through int16
-        tensor = torch.from_numpy(np.require(array, requirements='C').view(np.int16)).view(torch.bfloat16)
+    name = dtype_name(array.dtype)
+    array = np.require(array, requirements='C')
+    if name in _BITS:
+        tensor = torch.from_numpy(array.view(_BITS[name])).view(torch_dtype(name))
+    elif name in _BY_VALUE:
+        dtype = torch_dtype(name)
+        try:
+            tensor = torch.from_numpy(array.astype(_BY_VALUE[name])).to(dtype)
+        except (NotImplementedError, RuntimeError) as exc:  # torch 2.13's int4 is a shell: "copy_" not implemented
+            raise Unsupported(f"torch {torch.__version__} cannot make a {dtype} tensor: no kernel converts values to "
+                              f"it ({exc})") from None
     else:
-        tensor = torch.from_numpy(np.require(array, requirements='C'))
+        tensor = torch.from_numpy(array)
     return tensor.to(device)
 
 
 def from_torch(value: Any) -> np.ndarray:
-    import ml_dtypes
     import torch
 
     if not isinstance(value, torch.Tensor):
         return np.asarray(value)
     value = value.detach().cpu()
-    if value.dtype == torch.bfloat16:
-        return value.contiguous().view(torch.int16).numpy().view(ml_dtypes.bfloat16)
+    name = str(value.dtype).removeprefix("torch.")
+    if name in _BITS:
+        return value.contiguous().view(getattr(torch, np.dtype(_BITS[name]).name)).numpy().view(numpy_dtype(name))
+    if name in _BY_VALUE:
+        return value.to(getattr(torch, np.dtype(_BY_VALUE[name]).name)).numpy().astype(numpy_dtype(name))
     if value.is_conj():
         value = value.resolve_conj()
     return value.numpy()

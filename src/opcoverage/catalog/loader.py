@@ -27,7 +27,7 @@ OP_KEYS = {"category", "samples", "dtypes", "reference", "result_dtype", "tolera
 REQUIRED_KEYS = {"category", "samples", "dtypes", "reference"}
 CALL_KEYS = {"call", "kwargs"}
 ONNX_KEYS = {"op_type", "domain", "opset", "inputs", "attributes", "adapter"}
-RESULT_DTYPES = {"same", "bool", "int64", "index", "accumulate", "float", "complex", *dt.ALL_DTYPES}
+RESULT_DTYPES = {"same", "bool", "int64", "index", "accumulate", "float", "complex", "real", *dt.ARRAY_DTYPES}
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 # Which importable package each binding key needs; bindings of frameworks that are not installed are not resolved.
 FRAMEWORK_MODULES = {"torch": "torch", "jax": "jax", "onnx": "onnx", "torch_dist": "torch", "jax_dist": "jax"}
@@ -188,7 +188,7 @@ def _parse_op(name: str, entry: Any, where: str, source: str, resolve_keys: set[
 
     tolerances = {}
     for dtype_key, tol in entry.get("tolerance", {}).items():
-        if dtype_key not in dt.ALL_DTYPES:
+        if dtype_key not in dt.ARRAY_DTYPES:
             raise _fail(where, f"tolerance for unknown dtype {dtype_key!r}")
         _check_keys(f"{where} [tolerance.{dtype_key}]", tol, {"rtol", "atol", "reason"}, "tolerance")
         if not tol.get("reason"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import math
 import zlib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
@@ -9,7 +11,8 @@ from typing import Any, Callable, Mapping
 import ml_dtypes
 import numpy as np
 
-from opcoverage.catalog.dtypes import STRING, dtype_name, is_floating, numpy_dtype
+from opcoverage.catalog.dtypes import (LOW_BIT_FLOATS, STRING, WIDE_UNSIGNED, complex_from_parts, dtype_name,
+                                      is_complex, is_floating, numpy_dtype, real_part)
 from opcoverage.catalog.spec import OpSpec
 from opcoverage.types import Sample
 
@@ -55,7 +58,8 @@ class SampleInput:
 
 def make_tensor(shape: tuple[int, ...], dtype: str, rng: np.random.Generator, domain: str = "real",
                 low: float | None = None, high: float | None = None) -> np.ndarray:
-    """A random array of a catalog dtype whose values lie in ``domain`` (or in [low, high])."""
+    """A random array of a catalog dtype whose values lie in ``domain`` (or in [low, high]); a complex array's real
+    and imaginary parts are drawn apart, each from the domain."""
     if domain not in _FLOAT_DOMAINS:
         raise KeyError(domain)
     shape = tuple(int(s) for s in shape)
@@ -63,41 +67,91 @@ def make_tensor(shape: tuple[int, ...], dtype: str, rng: np.random.Generator, do
         return rng.choice(np.array(_WORDS), size=shape)
     if dtype == "bool":
         return rng.random(shape) < 0.5
+    if is_complex(dtype):
+        parts = [make_tensor(shape, real_part(dtype), rng, domain, low, high) for _ in range(2)]
+        return complex_from_parts(*parts).astype(numpy_dtype(dtype))
     if is_floating(dtype):
         lo, hi = _FLOAT_DOMAINS[domain]
         lo = lo if low is None else low
         hi = hi if high is None else high
         values = rng.uniform(lo, hi, size=shape)
+        if dtype in LOW_BIT_FLOATS:
+            values = _representable_within(values, dtype, lo, hi)
     else:
         lo, hi = _INT_DOMAINS[domain]
         lo = lo if low is None else int(low)
         hi = hi if high is None else int(high)
-        info = np.iinfo(numpy_dtype(dtype))
+        info = ml_dtypes.iinfo(numpy_dtype(dtype))  # NumPy's iinfo does not know int4
+        bound = math.isqrt(int(info.max))
+        if bound < 5:  # int4, uint4: sums and products of two values stay in range, as they do for 8 bits and up
+            lo, hi = max(lo, -bound), min(hi, bound)
         lo, hi = max(lo, int(info.min)), min(hi, int(info.max))
         values = rng.integers(lo, hi, size=shape, endpoint=True)
-    if domain == "nonzero" and dtype != "uint8":
+    if domain == "nonzero" and not dtype.startswith("uint"):
         values = values * rng.choice(np.array([-1, 1]), size=shape)
     return np.asarray(values).astype(numpy_dtype(dtype))
 
 
+@functools.lru_cache(maxsize=None)
+def _finite_values(dtype: str) -> np.ndarray:
+    """Every finite value of a float dtype of at most 8 bits, ascending, in float64."""
+    bits = int(ml_dtypes.finfo(numpy_dtype(dtype)).bits)
+    values = np.arange(2 ** bits, dtype=np.uint8).view(numpy_dtype(dtype)).astype(np.float64)
+    return np.unique(values[np.isfinite(values)])
+
+
+def _midpoints(dtype: str) -> np.ndarray:
+    """The points halfway between consecutive finite values of a low-bit float: where rounding to it decides."""
+    values = _finite_values(dtype)
+    return (values[:-1] + values[1:]) / 2
+
+
+def _representable_within(values: np.ndarray, dtype: str, lo: float, hi: float) -> np.ndarray:
+    """Float64 draws moved to the nearest values of a low-bit float that lie in [lo, hi]: its finite range holds
+    them (float4_e2m1fn ends at 6), and rounding never leaves the domain (0.1 is 0 in float4_e2m1fn, which a
+    positive domain excludes)."""
+    grid = _finite_values(dtype)
+    inside = grid[(grid >= lo) & (grid <= hi)]
+    if not inside.size:
+        raise ValueError(f"{dtype} has no value in [{lo}, {hi}]; widen the sample's range")
+    # Rounding is monotone and both ends are representable, so clipped values round to values in between.
+    return np.clip(values, inside[0], inside[-1]).astype(numpy_dtype(dtype)).astype(np.float64)
+
+
+def _survive(values: np.ndarray, dtype: str) -> np.ndarray:
+    """Which float64 edge values a float dtype holds: all finite ones (rounded), NaN and infinities only where the
+    dtype has them (float8_e4m3fn has no infinity, float4_e2m1fn no infinity and no NaN)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        back = values.astype(numpy_dtype(dtype)).astype(np.float64)
+    return np.isfinite(values) | (np.isnan(values) & np.isnan(back)) | (np.isinf(values) & (back == values))
+
+
 def special_values(dtype: str, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
     """Edge values of a dtype, tiled over ``shape`` in a shuffled order: NaN, +-inf, -0.0, the largest finite
-    and smallest normal and subnormal numbers for floats; min, max, 0, +-1 and their neighbours for integers."""
+    and smallest normal and subnormal numbers for floats (those the dtype has); each of them as the real part and
+    as the imaginary part of a complex number; min, max, 0, +-1 and their neighbours for integers."""
     np_dtype = numpy_dtype(dtype)
     if dtype == "bool":
         values = np.array([True, False])
-    elif is_floating(dtype):
-        info = ml_dtypes.finfo(np_dtype)  # NumPy's finfo does not know bfloat16
+    elif is_floating(dtype) or is_complex(dtype):
+        part = real_part(dtype)
+        info = ml_dtypes.finfo(numpy_dtype(part))  # NumPy's finfo does not know bfloat16
         values = np.array([np.nan, np.inf, -np.inf, -0.0, 0.0, 1.0, -1.0, 0.5, -2.5, float(info.max),
                            -float(info.max), float(info.tiny), float(info.smallest_subnormal)], dtype=np.float64)
+        values = values[_survive(values, part)]
+        if is_complex(dtype):
+            plain = np.resize(np.array([0.0, 1.0, -0.5]), values.size)
+            values = np.concatenate([complex_from_parts(values, plain), complex_from_parts(plain, values)])
     else:
-        info = np.iinfo(np_dtype)
+        info = ml_dtypes.iinfo(np_dtype)
         candidates = {int(info.min), int(info.min) + 1, -1, 0, 1, int(info.max) - 1, int(info.max)}
-        values = np.array(sorted(v for v in candidates if info.min <= v <= info.max))
+        holder = np_dtype if np_dtype.kind in "iu" else np.int8  # exact: uint64's top values would go through float64
+        values = np.array(sorted(v for v in candidates if info.min <= v <= info.max), dtype=holder)
     count = int(np.prod(shape)) if shape else 1
     picked = np.resize(values, count)
     rng.shuffle(picked)
-    return picked.reshape(shape).astype(np_dtype)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return picked.reshape(shape).astype(np_dtype)
 
 
 def _shapes_label(shapes: list[tuple[int, ...]]) -> str:
@@ -227,7 +281,8 @@ def seed_for(op: str, dtype: str, seed: int) -> int:
 
 # Precision probes: a float64 sample whose result differs when computed in float32, and an int64 sample whose
 # values do not fit in int32, so that a backend computing in the next lower precision never passes (OpenVINO's CPU
-# plugin runs f64 as f32 and i64 as i32; IREE demotes f64 to f32).
+# plugin runs f64 as f32 and i64 as i32; IREE demotes f64 to f32); a uint16/32/64 sample whose values do not fit
+# the signed type of their width (nor, for uint64, float64).
 PROBE_STEP = 2.0 ** -40  # a relative offset far above float64's resolution (2^-52), far below float32's (2^-24)
 PROBE_TINY = 1e-50  # a normal float64 that float32 flushes to zero
 NO_TWINS = frozenset({"linalg"})
@@ -235,8 +290,12 @@ NO_TWINS = frozenset({"linalg"})
 # what an integer overflow gives is the implementation's choice (NumPy and torch wrap, ONNX Runtime's Pow saturates).
 PROBE_INT_SPANS = (2 ** 32, 2 ** 31)
 # Result rules under which int64 values beyond int32 keep their meaning (no float conversion, no sizes).
-_WIDE_INT_RESULTS = frozenset({"same", "accumulate", "bool", "index", "int64", "float64", "float32", "float16",
-                               "bfloat16"})
+_WIDE_INT_RESULTS = frozenset({"same", "real", "accumulate", "bool", "index", "int64", "float64", "float32",
+                               "float16", "bfloat16", "complex128", "complex64"})
+# The same for unsigned values past their signed range (2^63 and up for uint64): not int64 (which they leave),
+# nor float16 (whose range they leave; converting them there is undefined in C).
+_WIDE_UNSIGNED_RESULTS = frozenset({"same", "real", "accumulate", "bool", "index", "float64", "float32",
+                                    "bfloat16"})
 
 
 def _twins(values: np.ndarray) -> np.ndarray:
@@ -247,16 +306,22 @@ def _twins(values: np.ndarray) -> np.ndarray:
     return values[np.ix_(*index)] if values.ndim else values
 
 
-def _probe_float(values: np.ndarray, rng: np.random.Generator, twins: bool = False) -> np.ndarray:
-    """Half the values moved a hair (2^-40, relative) off the nearest half-integer, and, where the values span
-    zero, a few tiny ones: float32 rounds the first onto the half-integer and flushes the second to zero, so
-    floor, round, sign, comparisons and cancelling sums see what float64 keeps apart. A moved value must stay
-    inside the span of the drawn values, by sign and magnitude, so the sample keeps the op's domain. With
-    ``twins``, values come in near-equal pairs along every axis, all apart by distinct offsets of about 2^-40."""
+def _probe_float(values: np.ndarray, rng: np.random.Generator, twins: bool = False,
+                 grid: np.ndarray | None = None) -> np.ndarray:
+    """Half the values moved a hair (2^-40, relative) off the nearest half-integer (or point of ``grid``), and,
+    where the values span zero, a few tiny ones: float32 rounds the first onto the half-integer and flushes the
+    second to zero, so floor, round, sign, comparisons and cancelling sums see what float64 keeps apart. A moved
+    value must stay inside the span of the drawn values, by sign and magnitude, so the sample keeps the op's
+    domain. With ``twins``, values come in near-equal pairs along every axis, all apart by distinct offsets of about
+    2^-40."""
     if values.size == 0:
         return values
     flat = (_twins(values) if twins else values).astype(np.float64).ravel().copy()
-    snapped = np.round(flat * 2) / 2
+    if grid is None:
+        snapped = np.round(flat * 2) / 2
+    else:
+        right = np.clip(np.searchsorted(grid, flat), 1, grid.size - 1)
+        snapped = np.where(flat - grid[right - 1] < grid[right] - flat, grid[right - 1], grid[right])
     # Offsets of 2^-40 times (1 + a distinct fraction): no two moved values tie, so sorts and argmax stay defined.
     scale = PROBE_STEP * (1 + rng.permutation(flat.size) / flat.size) * np.maximum(1.0, np.abs(snapped))
     moved = snapped + rng.choice(np.array([-1.0, 1.0]), size=flat.size) * scale
@@ -295,14 +360,28 @@ def _probe_wide(values: np.ndarray, rng: np.random.Generator, span: int) -> np.n
     return np.where(draw < 0.5, base + offsets * span, values).astype(values.dtype)
 
 
-def _overflows(spec: OpSpec, args: list[np.ndarray], kwargs: Mapping[str, Any]) -> bool:
-    """Whether the op's result on these integers leaves int64's range: the reference evaluated in float64 (exact
-    enough to see magnitudes) reaches 2^63. A reference that takes no floats (bitwise ops) cannot overflow so."""
+def _probe_unsigned(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Half the values raised past the signed range of their width, to 2^(bits-1) + k*2^(bits/2) + the drawn value
+    (k from 1 to 255, or 127 for uint16, so they still fit): read as signed they are negative, and a uint64 one is
+    past 2^53, where float64 drops the drawn value, so a backend computing them in int64 or float64 answers
+    otherwise (and so would a comparison that went through float64)."""
+    bits = 8 * values.dtype.itemsize
+    k = rng.integers(1, min(256, 2 ** (bits // 2 - 1)), size=values.shape).astype(np.uint64)
+    wide = values.astype(np.uint64) + np.uint64(2 ** (bits - 1)) + k * np.uint64(2 ** (bits // 2))
+    return np.where(rng.random(values.shape) < 0.5, wide, values).astype(values.dtype)
+
+
+def _overflows(spec: OpSpec, args: list[np.ndarray], kwargs: Mapping[str, Any], low: float = -2.0 ** 63,
+               high: float = 2.0 ** 63) -> bool:
+    """Whether the op's result on these integers leaves [low, high), by default int64's range: the reference
+    evaluated in float64 (exact enough to see magnitudes) reaches past it. A reference that takes no floats
+    (bitwise ops) cannot overflow so."""
     try:
         with np.errstate(all="ignore"):
             result = spec.reference.resolve()(*[a.astype(np.float64) for a in args], **spec.reference.rename(kwargs))
-        outputs = result if isinstance(result, (tuple, list)) else (result,)
-        return any(np.any(np.abs(np.asarray(o, dtype=np.float64)) >= 2.0 ** 63) for o in outputs)
+        outputs = [np.asarray(o) for o in (result if isinstance(result, (tuple, list)) else (result,))]
+        parts = [p.astype(np.float64) for o in outputs for p in ((o.real, o.imag) if np.iscomplexobj(o) else (o,))]
+        return any(np.any((p < low) | (p >= high)) for p in parts)
     except Exception:
         return False
 
@@ -326,20 +405,25 @@ def _probe_inputs(spec: OpSpec) -> list[str]:
 
 
 def precision_probe(spec: OpSpec, dtype: str, first: SampleInput, rng: np.random.Generator) -> SampleInput | None:
-    """The precision probe of an op's float64 or int64 samples: its first sample with probe values, or None where
-    the op's inputs leave no room for them."""
+    """The precision probe of an op's float64, int64 or wide unsigned samples: its first sample with probe values,
+    or None where the op's inputs leave no room for them."""
     kinds = _probe_inputs(spec) + [""] * len(first.args)
     args = list(first.args)
     if dtype == "float64":
+        # A result in a low-bit float (a cast to float8, say): values just off the midpoints between its values,
+        # which a conversion through float32 lands on and rounds to even, the wrong way half the time.
+        narrow = spec.result_dtype[0] if spec.result_dtype[0] in LOW_BIT_FLOATS else None
+        grid = None if narrow is None else _midpoints(narrow)
         free = [i for i, a in enumerate(args) if a.dtype == np.float64 and kinds[i]]
         for i in free:  # twins only among data: not in declared ranges (targets of exactly +-1), nor in matrices
             # whose inverse or factors the op computes (near-equal rows would make them near-singular)
-            args[i] = _probe_float(args[i], rng, twins=kinds[i] == "any" and spec.category not in NO_TWINS)
+            args[i] = _probe_float(args[i], rng, twins=kinds[i] == "any" and spec.category not in NO_TWINS, grid=grid)
         data = [i for i in free if kinds[i] == "any"]  # a declared range (targets of +-1, say) is kept as it is
         for i in data[1:]:
             if args[i].shape == args[data[0]].shape:
                 args[i] = _probe_pairs(args[data[0]], args[i], rng)
-        label = "precision probe: values 2^-40 off half-integers, tiny 1e-50"
+        label = (f"precision probe: values 2^-40 off {narrow}'s rounding midpoints, tiny 1e-50" if narrow else
+                 "precision probe: values 2^-40 off half-integers, tiny 1e-50")
     elif dtype == "int64" and set(spec.result_dtype) <= _WIDE_INT_RESULTS:
         free = [i for i, a in enumerate(args) if a.dtype == np.int64 and kinds[i] == "any"]
         # The widest values whose result still fits in int64: every free input, else the first one alone (a
@@ -353,6 +437,19 @@ def precision_probe(spec: OpSpec, dtype: str, first: SampleInput, rng: np.random
         else:
             return None
         label = f"precision probe: int64 values beyond int32 (offsets of k*2^{int(np.log2(span))})"
+    elif dtype in WIDE_UNSIGNED and set(spec.result_dtype) <= _WIDE_UNSIGNED_RESULTS:
+        free = [i for i, a in enumerate(args) if a.dtype == numpy_dtype(dtype) and kinds[i] == "any"]
+        bits = 8 * numpy_dtype(dtype).itemsize
+        for wide in (free, free[:1]):  # every free input, else the first alone (as for int64)
+            args = list(first.args)
+            for i in wide:
+                args[i] = _probe_unsigned(first.args[i], rng)
+            # Below zero is no overflow: unsigned differences wrap modulo 2^bits everywhere, as the drawn ones do.
+            if not _overflows(spec, args, first.kwargs, -2.0 ** bits, 2.0 ** bits):
+                break
+        else:
+            return None
+        label = f"precision probe: {dtype} values past int{bits} (2^{bits - 1} + k*2^{bits // 2} + drawn)"
     else:
         return None
     if all(a is b for a, b in zip(args, first.args)):

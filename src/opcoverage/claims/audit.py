@@ -184,7 +184,10 @@ def explain(cell: AuditCell, provider: ClaimsProvider) -> tuple[str, str]:
 
 # torch's names for scalar types in its dtype-dispatch errors ("not implemented for 'Short'").
 TORCH_TYPE_NAMES = {"float16": "Half", "bfloat16": "BFloat16", "float32": "Float", "float64": "Double",
-                    "int8": "Char", "uint8": "Byte", "int16": "Short", "int32": "Int", "int64": "Long", "bool": "Bool"}
+                    "int8": "Char", "uint8": "Byte", "int16": "Short", "int32": "Int", "int64": "Long", "bool": "Bool",
+                    "uint16": "UInt16", "uint32": "UInt32", "uint64": "UInt64", "complex64": "ComplexFloat",
+                    "complex128": "ComplexDouble", "float8_e4m3fn": "Float8_e4m3fn", "float8_e5m2": "Float8_e5m2",
+                    "int4": "Int4", "uint4": "UInt4"}
 
 
 def names_dtype(message: str, dtype: str) -> bool:

@@ -109,14 +109,10 @@ def _samples(spec: OpSpec, dtype: str, seed: int, mode: str) -> tuple[Sample, ..
     return tuple(generate(spec, dtype, seed, mode))
 
 
-def _to_reference_input(array: np.ndarray) -> np.ndarray:
-    return array.astype(np.float64) if dt.is_floating(dt.dtype_name(array.dtype)) else array
-
-
 @functools.lru_cache(maxsize=2048)
 def _reference(spec: OpSpec, dtype: str, seed: int, mode: str, index: int) -> tuple[np.ndarray, ...]:
     sample = next(s for s in _samples(spec, dtype, seed, mode) if s.index == index)
-    return _call_reference(spec, sample.kwargs, *[_to_reference_input(a) for a in sample.args])
+    return _call_reference(spec, sample.kwargs, *[dt.reference_input(a) for a in sample.args])
 
 
 def _call_reference(spec: OpSpec, kwargs: Any, *args: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -279,7 +275,7 @@ def _matches_lower_precision(spec: OpSpec, sample: Sample, dtype: str, lower: st
     try:
         args = _narrow(sample.args, dtype)
         with np.errstate(all="ignore"):
-            want = spec.reference.resolve()(*[_to_reference_input(a) for a in args],
+            want = spec.reference.resolve()(*[dt.reference_input(a) for a in args],
                                             **spec.reference.rename(sample.kwargs))
         want = _narrow((np.asarray(w) for w in as_output_tuple(want)), dtype)
         return sides_with_lower_precision(spec, dtype, lower, _narrow(outputs, dtype), want, expected)

@@ -19,7 +19,7 @@ from typing import Callable
 import ml_dtypes
 import numpy as np
 
-from opcoverage.catalog.dtypes import dtype_name, is_floating, numpy_dtype
+from opcoverage.catalog.dtypes import dtype_name, is_floating, numpy_dtype, reference_input
 from opcoverage.catalog.spec import OpSpec
 from opcoverage.compare import Comparison
 from opcoverage.types import Sample, Status
@@ -77,7 +77,7 @@ def applies(spec: OpSpec, dtype: str, sample: Sample) -> bool:
 
 def _real_floating_rule(rule: str, dtype: str) -> bool:
     """Whether an output with this result_dtype rule is real floating for a real floating input dtype."""
-    if rule in ("same", "accumulate", "float"):
+    if rule in ("same", "real", "accumulate", "float"):
         return True
     return rule in GRAD_DTYPES
 
@@ -157,7 +157,7 @@ def directional(spec: OpSpec, sample: Sample, req: GradRequest,
     - the second-difference quotient q(t) = <v, f(x+tu) - 2f(x) + f(x-tu)> / t failing to halve from t = h to h/2:
       smooth, q(t) is about t <v, f'' u u> and halves; at a kink or a tie (max of two equal values, abs at 0),
       q(t) stays at the jump of the one-sided slopes, which central differences average away unseen."""
-    base = [np.asarray(a, np.float64) if is_floating(dtype_name(a.dtype)) else a for a in sample.args]
+    base = [reference_input(a) for a in sample.args]
     size = max(float(np.abs(base[i]).max()) for i in req.wrt)
     h = STEP * max(1.0, size)
     v = [np.asarray(c, np.float64) for c in req.cotangents]

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from opcoverage.backends.base import as_output_tuple
-from opcoverage.catalog.dtypes import dtype_name, is_floating
+from opcoverage.catalog.dtypes import reference_input
 from opcoverage.catalog.spec import OpSpec
 from opcoverage.types import Sample
 
@@ -159,13 +159,9 @@ def growth_exponent(spec: OpSpec, sample: Sample, mode: str, output_itemsizes: l
     def total_bytes(factor: int) -> int:
         scaled = scale_sample(sample, factor, mode) if factor > 1 else sample
         with np.errstate(all="ignore"):
-            outputs = as_output_tuple(reference(*[_reference_input(a) for a in scaled.args], **kwargs))
+            outputs = as_output_tuple(reference(*[reference_input(a) for a in scaled.args], **kwargs))
         itemsizes = output_itemsizes + [8] * (len(outputs) - len(output_itemsizes))
         return sum(a.nbytes for a in scaled.args) + sum(np.size(o) * i for o, i in zip(outputs, itemsizes))
 
     once, twice = total_bytes(1), total_bytes(2)
     return max(math.log2(twice / once), 0.25) if once and twice > once else 0.0
-
-
-def _reference_input(array: np.ndarray) -> np.ndarray:
-    return array.astype(np.float64) if is_floating(dtype_name(array.dtype)) else array

@@ -18,7 +18,9 @@ from opcoverage.types import FORWARD, CaseResult, Status
 SYMBOLS = {Level.FULL: "✅", Level.PARTIAL: "🟡", Level.NONE: "❌", Level.NA: "➖"}
 FLAG_WRONG, FLAG_FALLBACK, FLAG_CRASH, FLAG_TIMEOUT, FLAG_LOWER = "⚠️", "↪️", "💥", "⏱️", "🔽"
 SHORT_DTYPES = {"float32": "f32", "float64": "f64", "float16": "f16", "bfloat16": "bf16", "int8": "i8",
-                "uint8": "u8", "int16": "i16", "int32": "i32", "int64": "i64", "bool": "b"}
+                "uint8": "u8", "int16": "i16", "int32": "i32", "int64": "i64", "bool": "b", "uint16": "u16",
+                "uint32": "u32", "uint64": "u64", "complex64": "c64", "complex128": "c128", "float8_e4m3fn": "f8e4m3",
+                "float8_e5m2": "f8e5m2", "float4_e2m1fn": "f4e2m1", "int4": "i4", "uint4": "u4"}
 LEGEND = (f"{SYMBOLS[Level.FULL]} every case passes · {SYMBOLS[Level.PARTIAL]} some pass · {SYMBOLS[Level.NONE]} "
           f"none pass · {FLAG_WRONG} wrong results in some case (ran, but values, shape or dtype differ from the "
           f"reference) · {FLAG_LOWER} its failures match a lower-precision reference (computes float64 in float32, "

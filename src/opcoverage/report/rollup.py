@@ -11,6 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from typing import Iterable
 
+from opcoverage.catalog.dtypes import ARRAY_DTYPES
 from opcoverage.modes import mode_order
 from opcoverage.types import CaseResult, Status
 
@@ -77,7 +78,8 @@ class Rollup:
         return replace(self, columns=tuple(c for c in self.columns if c in columns))
 
 
-DTYPE_ORDER = ("float32", "float64", "float16", "bfloat16", "int8", "uint8", "int16", "int32", "int64", "bool")
+# The catalog's dtypes in its own order: those of "all" first, then wide unsigned, complex, 8- and 4-bit ones.
+DTYPE_ORDER = ARRAY_DTYPES
 
 
 def rollup(results: list[CaseResult], categories: dict[str, str] | None = None) -> Rollup:

@@ -7,18 +7,12 @@ import numpy as np
 from opcoverage.catalog.dtypes import numpy_dtype
 from opcoverage.catalog.spec import OnnxCall
 
-# Catalog dtype names to onnx.TensorProto data type names (the Cast node's `to` attribute).
-_ONNX_TYPES = {
-    "float32": "FLOAT", "float64": "DOUBLE", "float16": "FLOAT16", "bfloat16": "BFLOAT16",
-    "int8": "INT8", "uint8": "UINT8", "int16": "INT16", "int32": "INT32", "int64": "INT64", "bool": "BOOL",
-}
-
 
 def torch_to(x, dtype):
     """``x.to(dtype)`` with the dtype given by its catalog name (which is also its torch name)."""
-    import torch
+    from opcoverage.backends.torch import torch_dtype
 
-    return x.to(getattr(torch, dtype))
+    return x.to(torch_dtype(dtype))
 
 
 def jax_astype(x, dtype):
@@ -26,9 +20,9 @@ def jax_astype(x, dtype):
 
 
 def onnx_cast(args, kwargs):
-    from onnx import TensorProto
+    from onnx import helper
 
-    return OnnxCall((args[0],), {"to": getattr(TensorProto, _ONNX_TYPES[kwargs["dtype"]])})
+    return OnnxCall((args[0],), {"to": helper.np_dtype_to_tensor_dtype(numpy_dtype(kwargs["dtype"]))})
 
 
 def onnx_clamp(args, kwargs):

@@ -3,7 +3,7 @@
 import numpy as np
 import scipy.special
 
-from opcoverage.catalog.dtypes import numpy_dtype
+from opcoverage.catalog.dtypes import is_complex, is_floating, numpy_dtype, rounded
 
 
 def rsqrt(x):
@@ -29,5 +29,12 @@ def clamp_tensor(x, min, max):
 
 
 def cast(x, dtype):
-    """``x`` converted to the catalog dtype ``dtype``; float to integer truncates toward zero."""
-    return np.asarray(x).astype(numpy_dtype(dtype))
+    """``x`` converted to the catalog dtype ``dtype``: float to integer truncates toward zero, a complex value
+    converts to a real dtype by its real part (as in NumPy, torch and JAX), and a float lands on its correctly
+    rounded value (ml_dtypes alone would round twice)."""
+    x, target = np.asarray(x), numpy_dtype(dtype)
+    if np.iscomplexobj(x) and not is_complex(dtype):
+        x = x.real
+    if x.dtype == np.float64 and is_floating(dtype):
+        return rounded(x, target).astype(target)
+    return x.astype(target)
