@@ -113,3 +113,18 @@ def test_engine_targets_plan_the_quantization_category_only(catalog):
     assert target.device_class == "cpu"
     backend = get_backend("torch_qengine")
     assert backend.probe("nosuch").available is False and "no quantized engine 'nosuch'" in backend.probe("nosuch").reason
+
+
+def test_float8_quantize_saturates_and_rounds_once_and_low_bit_integers_saturate_to_their_range():
+    import ml_dtypes
+
+    from opcoverage.catalog.references import quantization as q
+
+    x = np.array([0.0625, 0.1875, 3.0, 100000.0, -100000.0, -0.0])
+    got = q.quantize_float(x, np.float32(0.125), np.float64(0.0), "float8_e4m3fn")
+    assert got.dtype == ml_dtypes.float8_e4m3fn  # 0.5 and 1.5 are exact; 24; +-448 saturated, not NaN
+    assert got.astype(np.float64).tolist() == [0.5, 1.5, 24.0, 448.0, -448.0, -0.0]
+    assert q.quantize_float(np.array([1e9]), np.float32(1), 0.0, "float8_e5m2").astype(float).tolist() == [57344.0]
+    zero_point = np.array(1, dtype=ml_dtypes.int4)
+    assert q.quantize_per_tensor(np.array([0.4, 2.5, 100.0, -100.0]), np.float32(0.5), zero_point).tolist() == \
+        [2, 6, 7, -8]  # rint(0.8)=1, rint(5)=5, then + 1; int4 saturates at 7 and -8

@@ -11,12 +11,26 @@ The rules every function here follows, named in each docstring:
 - float outputs are returned in float64, exact or within 2^-50; the comparison rounds them once to the output dtype.
 """
 
+import ml_dtypes
 import numpy as np
+
+from opcoverage.catalog import dtypes as dt
 
 
 def _saturate(values, dtype):
-    info = np.iinfo(dtype)
-    return np.clip(values, info.min, info.max).astype(dtype)
+    """Clip to the output type's range, then cast: integers (int4 and uint16 included) exactly; the 8- and 4-bit
+    floats (QuantizeLinear's float8/float4 outputs, saturate=1) to their largest finite value, rounded once to
+    nearest even, NaN kept."""
+    dtype = np.dtype(dtype)
+    if dtype.kind in "iu" or dt.is_integer(dt.dtype_name(dtype)):
+        info = ml_dtypes.iinfo(dtype)
+        return np.clip(values, info.min, info.max).astype(dtype)
+    largest = float(ml_dtypes.finfo(dtype).max)
+    return dt.rounded(np.clip(np.asarray(values, np.float64), -largest, largest), dtype).astype(dtype)
+
+
+def _is_float(dtype) -> bool:
+    return dt.is_floating(dt.dtype_name(np.dtype(dtype)))
 
 
 def _along(value, axis, ndim):
@@ -35,14 +49,30 @@ def _per_block(value, axis, block_size):
 
 
 def _shifted(x, zero_point):
-    """x - zero_point in int64 (exact); no zero point means 0."""
-    return x.astype(np.int64) - (0 if zero_point is None else np.asarray(zero_point).astype(np.int64))
+    """x - zero_point in int64 (exact); no zero point means 0. Float8/float4 values subtract in float64 (exact:
+    both have at most 4 significant bits)."""
+    wide = np.float64 if _is_float(x.dtype) else np.int64
+    return x.astype(wide) - (0 if zero_point is None else np.asarray(zero_point).astype(wide))
 
 
 def _quantize(x, scale, zero_point):
     """saturate(round(x / scale) + zero_point) into the zero point's type: ONNX QuantizeLinear rounds before it
     adds the zero point (torch rounds x / scale + zero_point; the two differ at ties when the zero point is odd)."""
-    return _saturate(np.rint(x / scale) + np.asarray(zero_point).astype(np.int64), np.asarray(zero_point).dtype)
+    zero_point = np.asarray(zero_point)
+    return _saturate(np.rint(x / scale) + zero_point.astype(np.int64), zero_point.dtype)
+
+
+def quantize_float(x, scale, zero_point, dtype):
+    """saturate(x / scale) into the float8/float4 ``dtype``: QuantizeLinear rounds the quotient once to the type's
+    nearest value (ties to even), not to an integer, and clips to its largest finite value (saturate=1); the zero
+    point must be 0 and is not added (as in ONNX's reference implementation)."""
+    return _saturate(x / np.asarray(scale, np.float64), dt.numpy_dtype(dtype))
+
+
+def dequantize_float(x, scale, zero_point):
+    """x * scale from a float8/float4 type: exact in float64 (x has at most 4 significant bits); the zero point
+    must be 0."""
+    return x.astype(np.float64) * np.asarray(scale, dtype=np.float64)
 
 
 def quantize_per_tensor(x, scale, zero_point):
