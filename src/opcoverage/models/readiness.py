@@ -53,7 +53,8 @@ class Readiness:
                 f"{self.calls} op calls pass ({self.judged_as})")
         worst = [f"{b.name} [{b.catalog_op or '-'}] {b.dtype} x{b.calls}: {b.verdict}" for b in self.blockers[:6]]
         more = f" (+{len(self.blockers) - 6} more)" if len(self.blockers) > 6 else ""
-        return head + ("; blocked by " + "; ".join(worst) + more if worst else "")
+        lead = "; blocked by " if self.verdict == "blocked" else "; not passing: "
+        return head + (lead + "; ".join(worst) + more if worst else "")
 
 
 class Verdicts:

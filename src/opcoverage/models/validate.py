@@ -13,8 +13,8 @@ import numpy as np
 from opcoverage.types import Target
 
 # A model "runs" when its drift from float64 is at most SPREAD times the drift of the same model computed by an
-# ideal backend of that dtype (models/emulate.py: each op exact, then rounded once to the dtype), or than one unit
-# roundoff where that is larger. The ideal run measures the model's own sensitivity: a random-weight MobileNetV2
+# ideal backend of that dtype (models/emulate.py: each op exact, then rounded once to the dtype), or SPREAD unit
+# roundoffs where that is larger. The ideal run measures the model's own sensitivity: a random-weight MobileNetV2
 # drifts by 1.0 in float16 however correct its kernels are, a small transformer by 1e-3. Real kernels also round
 # inside their reductions, which the ideal run does not: over the zoo on torch:cpu and onnxruntime:cpu
 # (benchmarks/validation_spread.py), float32 kernels, accumulating in float32, drift up to 14x the ideal run
@@ -51,7 +51,8 @@ class Validation:
         return cls(**record)
 
     def line(self) -> str:
-        drift = f", drift {self.drift:.2e} (tolerance {self.tolerance:.2e})" if self.drift is not None else ""
+        bound = f" (tolerance {self.tolerance:.2e})" if self.tolerance is not None else ""
+        drift = f", drift {self.drift:.2e}{bound}" if self.drift is not None else ""
         why = f": {self.message}" if self.message else ""
         return f"{self.model} {self.mode} {self.dtype} on {self.target}: {self.observed}{drift}{why}"
 
