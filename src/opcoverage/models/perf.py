@@ -39,7 +39,7 @@ def shaped_sample(spec, use: OpUse) -> tuple[Sample | None, str]:
     if not samples:
         return None, f"the catalog does not test {spec.name} at {use.dtype}"
     if len(use.dtypes) > 1:
-        return None, "inputs of mixed dtypes, whose order may differ between the framework call and the catalog binding"
+        return None, shapes.MIXED_DTYPES
     return shapes.retile(samples[0], tuple(tuple(s) for s in use.shapes[0][0]), f"{use.name} at the model's shapes")
 
 

@@ -3,6 +3,7 @@ with the same model in float64 on the CPU, and record whether it ran and how far
 
 from __future__ import annotations
 
+import functools
 import time
 import traceback
 from dataclasses import asdict, dataclass
@@ -151,6 +152,14 @@ def _onnx_run(factory, dtype: str, target: Target) -> tuple[list[np.ndarray], st
             for o in execution.outputs], execution.fallback
 
 
+@functools.lru_cache(maxsize=4)
+def _baseline(factory, dtype: str, mode: str) -> tuple[list[np.ndarray], float]:
+    """The float64 CPU run and the ideal run's drift from it: the same for every target a model is validated on,
+    so computed once per (model, dtype, mode)."""
+    reference = _torch_run(factory, "float64", "cpu", mode)
+    return reference, drift(_torch_run(factory, dtype, "cpu", mode, rounded=True), reference)
+
+
 def tolerance_for(dtype: str, ideal_drift: float) -> float:
     """The largest drift of a model that runs: SPREAD times the ideal run's, or SPREAD unit roundoffs if more."""
     return SPREAD * max(UNIT_ROUNDOFF.get(dtype, 2.0 ** -24), ideal_drift)
@@ -169,9 +178,7 @@ def validate_torch_model(name: str, factory, target: str, mode: str, dtype: str)
                                                            "there is predicted from the catalog ops alone")
     if binding == "onnx" and mode != "forward":
         return Validation(**base, observed="n/a", message="the ONNX export has no training step")
-    ref_mode = mode if binding == "torch" else "forward"
-    reference = _torch_run(factory, "float64", "cpu", ref_mode)
-    ideal = drift(_torch_run(factory, dtype, "cpu", ref_mode, rounded=True), reference)
+    reference, ideal = _baseline(factory, dtype, mode if binding == "torch" else "forward")
     start = time.perf_counter()
     fallback = None
     try:

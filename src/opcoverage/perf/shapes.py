@@ -90,6 +90,9 @@ def scale_sample(sample: Sample, factor: int, mode: str) -> Sample:
                   sample.seed, "contiguous")
 
 
+MIXED_DTYPES = "inputs of mixed dtypes, whose order may differ between the framework call and the catalog binding"
+
+
 def retile(sample: Sample, inputs: tuple[tuple[int, ...], ...], label: str) -> tuple[Sample | None, str]:
     """The sample with its inputs re-tiled to ``inputs`` (a model's call of the op), or None and why: only when the
     sample has as many inputs as the call, all of one dtype (with mixed dtypes, embedding's weight and indices, the
@@ -98,7 +101,7 @@ def retile(sample: Sample, inputs: tuple[tuple[int, ...], ...], label: str) -> t
     if len(sample.args) != len(inputs):
         return None, f"the catalog sample has {len(sample.args)} inputs, the call {len(inputs)}"
     if len({a.dtype for a in sample.args}) > 1:
-        return None, "inputs of mixed dtypes, whose order may differ between the framework call and the catalog binding"
+        return None, MIXED_DTYPES
     args = tuple(tile(a, tuple(s)) for a, s in zip(sample.args, inputs))
     return Sample(sample.op, sample.dtype, sample.index, args, sample.kwargs, label, sample.seed, "contiguous"), ""
 
