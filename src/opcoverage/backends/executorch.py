@@ -10,7 +10,11 @@ Where the work ran is data: on ``executorch:xnnpack`` every call the partitioner
 on ExecuTorch's portable kernels instead, and the case is a ``fallback`` naming them. ``extra.delegate_calls``
 counts the ``executorch_call_delegate`` nodes and ``extra.portable_ops`` names what the portable kernels ran.
 
-Building is the slow part (about a second per case), so the program (.pte) is cached on disk by op, dtype and
+Building is the slow part (about half a second per program, nearly all of it fixed cost), so the cases of one op
+are exported and lowered as one program that calls the op once per case on that case's own inputs
+(``build_group``, opcoverage.execute.groups); each case feeds its inputs, reads its own outputs, and is judged on
+the graph nodes that compute them (which ran in a delegate, which on the portable kernels). A group that fails to
+build or to run leaves each case to build its own program. Programs (.pte) are cached on disk by op, dtype and
 signature (``opcoverage.cache.CompileCache``, under ``OPCOV_CACHE_DIR``), together with what lowering reported.
 """
 
@@ -45,6 +49,7 @@ OPERATOR_MISSING = re.compile(r"error: 0x:?14\b|OperatorMissing|Missing operator
 class ExecuTorchBackend:
     framework = "executorch"
     binding = "torch"
+    group_size = 24  # cases lowered as one program: XNNPACK's partitioner adds about 0.08 s per call
 
     def devices(self) -> list[DeviceInfo]:
         unavailable = missing_packages(("torch", "executorch"), INSTALL, DEVICES)
@@ -68,12 +73,18 @@ class ExecuTorchBackend:
         _lowering()
 
     def run(self, spec: OpSpec, sample: Sample, device: str) -> Execution:
-        program, meta = _program(spec, sample, device)
+        grouped = _grouped(spec, sample, device)
+        if grouped is not None:
+            outputs, meta = grouped
+        else:
+            program, meta = _program(spec, sample, device)
+            with reached(lambda: tuple(meta["exported"])), at_stage(Stage.RUN):
+                outputs = _execute(program, meta, _inputs(sample))
         exported = tuple(meta["exported"])
-        with reached(lambda: exported), at_stage(Stage.RUN):
-            outputs = _execute(program, meta, sample)
         extra = {"delegate_calls": meta["delegate_calls"], "delegated_ops": meta["delegated_ops"],
                  "portable_ops": meta["portable_ops"], "cache": meta["cache"]}
+        if "group" in meta:
+            extra["group"] = meta["group"]
         if sample.layout != "contiguous":  # ExecuTorch tensors have a dim order, not arbitrary strides
             extra["layout"] = f"the {sample.layout} inputs were run as contiguous copies"
         fallback = None
@@ -82,11 +93,24 @@ class ExecuTorchBackend:
             fallback = (f"XNNPACK {taken}; ExecuTorch's portable kernels ran {', '.join(meta['portable_ops'])}")
         return Execution(outputs, exported, fallback, extra)
 
+    def build_group(self, spec: OpSpec, samples: list[Sample], device: str) -> bool:
+        """Export and lower one program calling the op on every sample's inputs in turn; on success each sample's
+        case runs it (``extra.group``: how many were built together). Raises, building nothing, when it fails."""
+        cache = _cache()
+        signature = json.dumps([_signature(spec, s) for s in samples])
+        key = cache.key(op=spec.name, dtype=",".join(sorted({s.dtype for s in samples})), signature=signature,
+                        device=device, group=len(samples), meta=2)
+        program, meta = _cached(key, lambda: _build(spec, samples, device))
+        _GROUPED.clear()  # one group at a time: the worker runs a group's cases in a row
+        for slot, sample in enumerate(samples):
+            _GROUPED[(spec.name, device, sample.dtype, sample.id)] = (program, meta, slot, samples)
+        return True
+
     def prepare(self, spec: OpSpec, sample: Sample, device: str) -> Prepared:
         """The loaded method as a zero-argument call on inputs made once; ``first_call_s`` covers export, lowering,
         emitting the program, loading it and the first run (never the disk cache: it is built afresh)."""
         start = time.perf_counter()
-        program, meta = _build(spec, sample, device)
+        program, meta = _build(spec, [sample], device)
         method = _runtime().load_program(program).load_method("forward")
         inputs = _inputs(sample)
         outputs = method.execute(inputs)
@@ -128,7 +152,37 @@ def _lowering():
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
     from executorch.exir import to_edge_transform_and_lower
 
+    _memoize_preservable_ops()
     return to_edge_transform_and_lower, XnnpackPartitioner
+
+
+def _memoize_preservable_ops() -> None:
+    """torch.export's ``_collect_all_valid_cia_ops`` walks every op namespace, re-reading the dispatcher's whole
+    CompositeImplicitAutograd table once per namespace (about 200 times), on every ``run_decompositions``: about
+    half of a one-op program's lowering. Its answer depends only on the namespaces and that table, so it is kept
+    while both are unchanged (a newly registered op changes the key and the set is collected again)."""
+    import torch
+    import torch._export.utils as export_utils
+    import torch.export.decomp_utils as decomp_utils
+    import torch.export.exported_program as exported_program
+
+    collect = export_utils._collect_all_valid_cia_ops
+    if getattr(collect, "opcov_memoized", False):
+        return
+    memo: dict[tuple, frozenset] = {}
+
+    def memoized():
+        table = torch._C._dispatch_get_registrations_for_dispatch_key("CompositeImplicitAutograd")
+        key = (tuple(torch.ops._dir), len(table))
+        if key not in memo:
+            memo.clear()
+            memo[key] = frozenset(collect())
+        return set(memo[key])
+
+    memoized.opcov_memoized = True  # type: ignore[attr-defined]
+    for module in (export_utils, decomp_utils, exported_program):
+        if getattr(module, "_collect_all_valid_cia_ops", None) is collect:
+            module._collect_all_valid_cia_ops = memoized
 
 
 @functools.lru_cache(maxsize=None)
@@ -149,36 +203,75 @@ def _signature(spec: OpSpec, sample: Sample) -> str:
 
 
 def _program(spec: OpSpec, sample: Sample, device: str) -> tuple[bytes, dict[str, Any]]:
-    """The program and what lowering reported, from the disk cache or built now."""
+    """The case's own program and what lowering reported for it, from the disk cache or built now."""
     cache = _cache()
-    key = cache.key(op=spec.name, dtype=sample.dtype, signature=_signature(spec, sample), device=device)
+    key = cache.key(op=spec.name, dtype=sample.dtype, signature=_signature(spec, sample), device=device, meta=2)
+    program, meta = _cached(key, lambda: _build(spec, [sample], device))
+    return program, {**meta["members"][0], "operators": meta["operators"], "cache": meta["cache"]}
+
+
+def _cached(key: str, build) -> tuple[bytes, dict[str, Any]]:
+    cache = _cache()
     program, meta_bytes = cache.get(key), cache.get(key + "-meta")
     if program is not None and meta_bytes is not None:
         return program, {**json.loads(meta_bytes), "cache": "hit"}
-    program, meta = _build(spec, sample, device)
+    program, meta = build()
     cache.put(key + "-meta", json.dumps(meta).encode())
     cache.put(key, program)  # written last: a program on disk always has its report beside it
     return program, {**meta, "cache": "built"}
 
 
-def _build(spec: OpSpec, sample: Sample, device: str) -> tuple[bytes, dict[str, Any]]:
+# The cases of the group being run: (op, device, dtype, sample id) -> (the group's program, its report, the case's
+# place in it, every member's sample).
+_GROUPED: dict[tuple[str, str, str, str], tuple[bytes, dict[str, Any], int, list[Sample]]] = {}
+
+
+def _grouped(spec: OpSpec, sample: Sample, device: str) -> tuple[tuple[np.ndarray, ...], dict[str, Any]] | None:
+    """The case's outputs from its group's program, fed its own inputs (and fresh copies of the other members'),
+    with the report of the nodes that computed them; None when it has no group or the group's program fails."""
+    entry = _GROUPED.get((spec.name, device, sample.dtype, sample.id))
+    if entry is None:
+        return None
+    program, meta, slot, members = entry
+    feed = [t for i, member in enumerate(members) for t in _inputs(sample if i == slot else member)]
+    try:
+        outputs = _execute(program, meta, feed)
+    except Exception:  # some member fails it: each case then builds and runs its own program
+        _GROUPED.clear()
+        return None
+    own = meta["members"][slot]
+    lo, hi = own["outputs"]
+    return outputs[lo:hi], {**own, "operators": meta["operators"], "cache": meta["cache"], "group": len(members)}
+
+
+def _build(spec: OpSpec, samples: list[Sample], device: str) -> tuple[bytes, dict[str, Any]]:
+    """One program calling the op on each sample's inputs in turn, and per sample what its outputs' nodes were:
+    exported as which aten ops, run in which delegates, left to which portable kernels."""
     import torch
 
     binding = spec.bindings["torch"]
     assert isinstance(binding, CallBinding)
-    fn, kwargs = binding.resolve(), binding.rename(sample.kwargs)
+    fn = binding.resolve()
+    calls = [(binding.rename(s.kwargs), len(s.args)) for s in samples]
+    counts = [0] * len(samples)
 
     class Case(torch.nn.Module):
         def forward(self, *args):
-            return fn(*args, **kwargs)
+            outputs, at = [], 0
+            for i, (kwargs, n) in enumerate(calls):
+                result = as_output_tuple(fn(*args[at:at + n], **kwargs))
+                at, counts[i] = at + n, len(result)
+                outputs.extend(result)
+            return tuple(outputs)
 
     to_edge_transform_and_lower, XnnpackPartitioner = _lowering()
     exported_names: list[str] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # export and lowering warn about deprecations on every call
         with reached(lambda: exported_names), at_stage(Stage.EXPORT):
-            exported = torch.export.export(Case(), tuple(_inputs(sample)))
-        exported_names = _op_names(exported.graph)
+            exported = torch.export.export(Case(), tuple(t for s in samples for t in _inputs(s)))
+        spans = _spans(counts)
+        exported_names = _op_names(exported.graph.nodes)
         with reached(lambda: exported_names), at_stage(Stage.LOWER):
             try:
                 partitioner = [XnnpackPartitioner()] if device == "xnnpack" else []
@@ -187,30 +280,53 @@ def _build(spec: OpSpec, sample: Sample, device: str) -> tuple[bytes, dict[str, 
                 if type(exc).__name__ == "SpecViolationError":  # the edge dialect's verifier: not Core ATen
                     exc.opcov_stage = Stage.CONVERT  # type: ignore[attr-defined]
                 raise
-        lowered = edge.exported_program().graph
-        portable = [name for name in _op_names(lowered) if name not in PLUMBING]
-        delegate_calls = sum(1 for n in lowered.nodes if _name(n.target) == "executorch_call_delegate")
-        delegated = [name for module in _lowered_modules(edge) for name in _op_names(module.original_module.graph)]
+        lowered = edge.exported_program()
+        members = [{"outputs": span, "exported": _op_names(exported_cone)} | _placement(lowered, cone)
+                   for span, exported_cone, cone in zip(spans, _cones(exported.graph, spans),
+                                                        _cones(lowered.graph, spans))]
         with reached(lambda: exported_names), at_stage(Stage.COMPILE):
             program = edge.to_executorch()
     plan = program.executorch_program.execution_plan[0]
     operators = [f"{o.name}.{o.overload}" if o.overload else o.name for o in plan.operators]
-    meta = {"exported": exported_names, "portable_ops": list(dict.fromkeys(portable)),
-            "delegated_ops": list(dict.fromkeys(delegated)), "delegate_calls": delegate_calls,
-            "operators": operators}
-    return program.buffer, meta
+    return program.buffer, {"members": members, "operators": operators}
 
 
-def _lowered_modules(edge) -> list[Any]:
-    """The delegates' lowered modules: each keeps the edge graph it took (``original_module``)."""
-    program = edge.exported_program()
-    found = []
-    for node in program.graph.nodes:
-        if node.op == "get_attr":
-            module = getattr(program.graph_module, str(node.target), None)
-            if module is not None and hasattr(module, "original_module"):
-                found.append(module)
-    return found
+def _spans(counts: list[int]) -> list[list[int]]:
+    """Each call's [first, last) places among the program's outputs."""
+    ends = list(np.cumsum(counts, dtype=int))
+    return [[int(end - n), int(end)] for n, end in zip(counts, ends)]
+
+
+def _cones(graph, spans: list[list[int]]) -> list[list[Any]]:
+    """For each span of the graph's outputs, the nodes they are computed from, in graph order."""
+    output = next(n for n in graph.nodes if n.op == "output")
+    values = list(as_output_tuple(output.args[0]))
+    if spans and spans[-1][1] != len(values):
+        raise RuntimeError(f"the program has {len(values)} outputs where its calls returned {spans[-1][1]}")
+    cones = []
+    for lo, hi in spans:
+        seen: set = set()
+        stack = [v for v in values[lo:hi] if hasattr(v, "all_input_nodes")]
+        while stack:
+            node = stack.pop()
+            if node not in seen:
+                seen.add(node)
+                stack.extend(node.all_input_nodes)
+        cones.append([n for n in graph.nodes if n in seen])
+    return cones
+
+
+def _placement(program, cone: list[Any]) -> dict[str, Any]:
+    """Where the cone's work ran: the delegate calls, the ops inside their delegates, and the portable ops."""
+    portable = [name for name in _op_names(cone) if name not in PLUMBING]
+    delegates = sum(1 for n in cone if n.op == "call_function" and _name(n.target) == "executorch_call_delegate")
+    delegated = []
+    for node in cone:
+        module = getattr(program.graph_module, str(node.target), None) if node.op == "get_attr" else None
+        if module is not None and hasattr(module, "original_module"):  # a delegate's lowered module
+            delegated += _op_names(module.original_module.graph.nodes)
+    return {"portable_ops": list(dict.fromkeys(portable)), "delegated_ops": list(dict.fromkeys(delegated)),
+            "delegate_calls": delegates}
 
 
 def _inputs(sample: Sample) -> list[Any]:
@@ -224,7 +340,7 @@ def _method(program: bytes):
     return _runtime().load_program(program).load_method("forward")
 
 
-def _execute(program: bytes, meta: dict[str, Any], sample: Sample) -> tuple[np.ndarray, ...]:
+def _execute(program: bytes, meta: dict[str, Any], inputs: list[Any]) -> tuple[np.ndarray, ...]:
     from opcoverage.backends.torch import from_torch
 
     try:
@@ -236,7 +352,7 @@ def _execute(program: bytes, meta: dict[str, Any], sample: Sample) -> tuple[np.n
         missing = [o for o in meta["operators"] if o not in registered] or meta["operators"]
         raise Unsupported(f"Missing operator: {', '.join(missing)} (no kernel registered in this ExecuTorch "
                           f"runtime; {exc})") from exc
-    return tuple(from_torch(o) for o in as_output_tuple(method.execute(_inputs(sample))))
+    return tuple(from_torch(o) for o in as_output_tuple(method.execute(inputs)))
 
 
 @functools.lru_cache(maxsize=None)
@@ -247,8 +363,8 @@ def registered_kernels() -> tuple[str, ...]:
     return tuple(sorted(portable_lib._get_operator_names()))
 
 
-def _op_names(graph) -> list[str]:
-    return list(dict.fromkeys(_name(n.target) for n in graph.nodes if n.op == "call_function"))
+def _op_names(nodes) -> list[str]:
+    return list(dict.fromkeys(_name(n.target) for n in nodes if n.op == "call_function"))
 
 
 def _name(target: Any) -> str:

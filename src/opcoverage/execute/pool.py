@@ -27,6 +27,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any, Iterator
 
+from opcoverage.execute import groups
 from opcoverage.execute.runner import OOM_EXTRA, Case, is_out_of_memory
 from opcoverage.types import CaseResult, Status
 
@@ -168,6 +169,7 @@ class _Worker:
         self.started = 0.0
         self.ran = 0  # cases sent to this worker, the current one included
         self.first_death = ""  # set while it re-runs a case another worker died on
+        self.pending: deque[Case] = deque()  # the rest of the group its current case belongs to (groups.key)
 
     def send(self, case: Case, first_death: str = "") -> None:
         self.case, self.started, self.first_death = case, time.monotonic(), first_death
@@ -180,8 +182,20 @@ class _Worker:
             return
         if self.ran == 0 and self.lane.retry:
             self.send(*self.lane.retry.popleft())
+        elif self.pending:
+            self.send(self.pending.popleft())
         elif self.lane.cases:
-            self.send(self.lane.cases.popleft())
+            case = self.lane.cases.popleft()
+            group = groups.key(case)
+            while group is not None and self.lane.cases and groups.key(self.lane.cases[0]) == group:
+                self.pending.append(self.lane.cases.popleft())  # the whole group goes to this worker
+            self.send(case)
+
+    def give_back(self) -> None:
+        """Return the cases of its group it has not run to the lane, to be run alone: the group's build may be
+        what killed it."""
+        self.lane.cases.extendleft(groups.alone(c) for c in reversed(self.pending))
+        self.pending.clear()
 
     def kill(self) -> None:
         if self.process.is_alive():
@@ -286,7 +300,8 @@ def run_isolated(lanes: list[Lane], timeout_s: float, stop: threading.Event | No
     workers = [_Worker(ctx, lane, slot, logs) for lane in lanes
                for slot in range(max(1, min(lane.workers, len(lane.cases)))) if lane.cases]
     try:
-        while any(lane.cases or lane.retry for lane in lanes) or any(w.case is not None for w in workers):
+        while (any(lane.cases or lane.retry for lane in lanes)
+               or any(w.case is not None or w.pending for w in workers)):
             if stop is not None and stop.is_set():
                 return
             for w in workers:
@@ -313,13 +328,19 @@ def run_isolated(lanes: list[Lane], timeout_s: float, stop: threading.Event | No
                 status, output = failure, output_tail(w.log)
                 message = (_death_message(w.process.exitcode, output) if status is Status.CRASH
                            else f"no result after {timeout_s:g} s; the worker was killed")
+                grouped = w.case is not None and bool(w.case.group)
                 if w.case is not None and status is Status.CRASH and w.ran > 1 and not w.first_death:
-                    w.lane.retry.append((w.case, f"{message}, after {w.ran - 1} other case(s) in that worker"))
+                    w.lane.retry.append((groups.alone(w.case),
+                                         f"{message}, after {w.ran - 1} other case(s) in that worker"))
+                elif grouped and not w.first_death:  # its group's build, not the case, may have died or hung
+                    w.lane.retry.append((groups.alone(w.case),
+                                         f"{message}, in a group of {len(w.case.group)} cases built together"))
                 elif w.case is not None:
                     if w.first_death:
                         message = f"{message} alone in a fresh worker (first: {w.first_death})"
                     yield _failed(w.case, status, message, time.monotonic() - w.started, output)
                 w.case = None
+                w.give_back()
                 w.kill()
                 workers.remove(w)
                 if w.lane.cases or w.lane.retry:

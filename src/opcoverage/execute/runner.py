@@ -21,6 +21,7 @@ from opcoverage.catalog.samples import generate
 from opcoverage.catalog.spec import OpSpec
 from opcoverage.compare import compare, sides_with_lower_precision
 from opcoverage.errors import UsageError
+from opcoverage.execute import groups
 from opcoverage.modes import FORWARD_MODE, Mode, grad, not_applicable, vmap
 from opcoverage.types import FORWARD, CaseResult, Sample, Status, Target, as_value, case_id
 
@@ -46,6 +47,7 @@ class Case:
     label: str
     suite: str | None = None  # set when an external conformance suite planned the case and judges it
     mode: Mode = FORWARD_MODE
+    group: tuple[str, ...] = ()  # the dtype/sample keys built with it as one program (opcoverage.execute.groups)
 
     @property
     def id(self) -> str:
@@ -134,6 +136,10 @@ def _batch(spec: OpSpec, dtype: str, seed: int, mode: str, sample: Sample) -> tu
     return expected if isinstance(expected, str) else (batched, expected)
 
 
+def _sample_of(spec: OpSpec, seed: int, mode: str, dtype: str, sample_id: str) -> Sample | None:
+    return next((s for s in _samples(spec, dtype, seed, mode) if s.id == sample_id), None)
+
+
 def _message(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return f"{type(exc).__name__}: {text}"[:MESSAGE_LIMIT]
@@ -174,7 +180,9 @@ def run_case(catalog: Catalog, case: Case, seed: int = 0, mode: str = "quick", p
             sample, expected = batched
     except Exception as exc:
         return CaseResult(**base, status=Status.ERROR, message=f"reference {spec.reference.call} failed: {_message(exc)}")
-    start = time.perf_counter()
+    start = time.perf_counter()  # a group's first case pays for building the group
+    if case.group:
+        groups.build(backend, spec, case, functools.partial(_sample_of, spec, seed, mode))
     try:
         if case.mode.name == FORWARD:
             execution = backend.run(spec, sample, case.target.device)

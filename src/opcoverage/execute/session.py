@@ -13,6 +13,7 @@ from opcoverage.backends.base import category_scope
 from opcoverage.catalog.loader import load_catalog
 from opcoverage.catalog.spec import BINDING_KEYS
 from opcoverage.errors import UsageError
+from opcoverage.execute import groups
 from opcoverage.execute.pool import Lane, WorkerConfig, run_isolated
 from opcoverage.execute.runner import Case, plan_cases, run_case
 from opcoverage.journal import Journal, check_identity, journal_path
@@ -206,7 +207,8 @@ class RunSession:
                     journal.append(r)
         if on_resumed and done:
             on_resumed(list(done.values()))
-        todo = [c for c in cases if c.id not in done]
+        todo = groups.assign((c for c in cases if c.id not in done),
+                             lambda target: groups.group_size(get_backend(target.framework)))
         try:
             for result in run_isolated(self._lanes(todo), self.config.timeout, stop) if todo else ():
                 done[result.id] = result

@@ -1,0 +1,146 @@
+"""Execution groups: a compile-per-case backend builds a group of cases as one program, and each case keeps the
+verdict it gets alone. Groups are planned whole dtypes at a time, sent to one worker, and a group build that
+raises, kills its worker or hangs leaves every case to run alone, never blamed on its neighbours."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from opcoverage.execute import groups
+from opcoverage.execute.runner import Case
+from opcoverage.modes import FORWARD_MODE, Mode
+from opcoverage.types import Target
+from tests.conftest import ADD_SPEC
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _case(op, dtype, sample, target="iree:llvm-cpu", mode=FORWARD_MODE):
+    return Case(op, Target.parse(target), dtype, sample, "", mode=mode)
+
+
+def test_groups_keep_whole_dtypes_together_up_to_the_size_and_leave_other_cases_in_place():
+    plan = ([_case("add", "float32", f"s{i}") for i in range(3)] + [_case("add", "int32", f"s{i}") for i in range(2)]
+            + [_case("add", "float64", f"s{i}") for i in range(5)] + [_case("relu", "float32", "s0")]
+            + [_case("add", "float32", "s0", "torch:cpu"), _case("add", "float32", "s0", mode=Mode("grad"))])
+    out = groups.assign(plan, lambda target: 4 if target.framework == "iree" else 0)
+    assert sorted(c.id for c in out) == sorted(c.id for c in plan)  # nothing lost, nothing added
+    by_id = {c.id: c for c in out}
+    first = by_id[_case("add", "float32", "s0").id].group
+    assert first == ("float32/s0", "float32/s1", "float32/s2")  # int32 would make 5: it starts its own group
+    assert by_id[_case("add", "int32", "s1").id].group == ("int32/s0", "int32/s1")
+    assert by_id[_case("add", "float64", "s4").id].group == ()  # float64's 5 cases: a group of 4, one left alone
+    assert len(by_id[_case("add", "float64", "s0").id].group) == 4
+    for alone in (_case("relu", "float32", "s0"), _case("add", "float32", "s0", "torch:cpu"),
+                  _case("add", "float32", "s0", mode=Mode("grad"))):
+        assert by_id[alone.id].group == ()  # one case of its op, a target without groups, a mode besides forward
+    keys = [groups.key(c) for c in out if c.group]
+    assert all(keys.count(k) == len(k[2]) for k in keys)
+    assert [k for i, k in enumerate(keys) if i == 0 or keys[i - 1] != k] == list(dict.fromkeys(keys))  # contiguous
+
+
+@pytest.fixture
+def grouping_env(tmp_path):
+    dist = tmp_path / "site" / "grouping_vendor-0.1.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: grouping-vendor\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[opcoverage.backends]\ngrouping = tests.fault.grouping:GroupingBackend\n")
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "add.toml").write_text(ADD_SPEC)
+    path = os.pathsep.join([str(tmp_path / "site"), str(ROOT / "src"), str(ROOT)])
+    return {**os.environ, "PYTHONPATH": path}
+
+
+def test_a_group_build_that_raises_dies_or_hangs_leaves_each_case_its_own_verdict(grouping_env, tmp_path):
+    out = tmp_path / "r.json"
+    targets = "grouping:ok,grouping:raise,grouping:segfault,grouping:hang"
+    done = subprocess.run([sys.executable, "-m", "opcoverage", "run", "--specs", str(tmp_path / "specs"), "--targets",
+                           targets, "--timeout", "5", "-j", "2", "--out", str(out)],
+                          env=grouping_env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    records = json.loads(out.read_text())["results"]
+    by_target = defaultdict(list)
+    for r in records:
+        by_target[r["target"]].append(r)
+    assert set(by_target) == set(targets.split(","))
+    assert all(r["status"] == "pass" for r in records), [(r["target"], r["status"], r["message"]) for r in records]
+    pids = defaultdict(set)
+    for r in by_target["grouping:ok"]:
+        assert r["extra"]["group"] >= 2  # built together
+        pids[(r["dtype"], r["extra"]["group"])].add(r["extra"]["pid"])
+    assert all(len(p) == 1 for p in pids.values())  # a group's cases ran in one worker
+    for target in ("grouping:raise", "grouping:segfault", "grouping:hang"):
+        assert not any("group" in r["extra"] for r in by_target[target])  # every case ran alone
+    firsts = {t: [r["extra"]["crashed_first"] for r in by_target[t] if "crashed_first" in r["extra"]]
+              for t in ("grouping:segfault", "grouping:hang")}
+    assert firsts["grouping:segfault"] and all("SIGSEGV" in m and "group of" in m for m in firsts["grouping:segfault"])
+    assert firsts["grouping:hang"] and all("no result after 5 s" in m for m in firsts["grouping:hang"])
+
+
+def _verdicts(cases, catalog, cache, monkeypatch, backend_module):
+    """Each case's (status, stage, outputs' errors) run in this process, with its group if it has one."""
+    from opcoverage.execute.runner import run_case
+
+    monkeypatch.setenv("OPCOV_CACHE_DIR", str(cache))
+    backend_module._cache.cache_clear()
+    groups._ATTEMPTS.clear()
+    out = {}
+    for case in cases:
+        r = run_case(catalog, case)
+        out[case.id] = (r.status.value, r.extra.get("stage"), r.max_abs_err, r.message[:60], r.extra.get("group"))
+    backend_module._cache.cache_clear()
+    return out
+
+
+def _grouped_and_alone(target, ops, dtypes, tmp_path, monkeypatch, backend_module):
+    from opcoverage.backends import get_backend
+    from opcoverage.catalog.loader import load_catalog
+    from opcoverage.execute.runner import plan_cases
+
+    catalog = load_catalog()
+    planned = plan_cases(catalog, [Target.parse(target)], ops, dtypes)
+    size = groups.group_size(get_backend(Target.parse(target).framework))
+    grouped = _verdicts(groups.assign(planned, lambda t: size), catalog, tmp_path / "a", monkeypatch, backend_module)
+    alone = _verdicts(planned, catalog, tmp_path / "b", monkeypatch, backend_module)
+    return grouped, alone
+
+
+def _same_verdicts(grouped, alone):
+    assert grouped.keys() == alone.keys()
+    for case_id in grouped:
+        assert grouped[case_id][:2] == alone[case_id][:2], (case_id, grouped[case_id], alone[case_id])
+        if alone[case_id][2] is not None:
+            assert grouped[case_id][2] == pytest.approx(alone[case_id][2], rel=0, abs=0), case_id
+    assert any(v[4] for v in grouped.values()), "no case ran from a group"
+
+
+def test_iree_cases_compiled_as_one_module_keep_their_verdicts(tmp_path, monkeypatch):
+    pytest.importorskip("iree.compiler", reason="iree is not installed (pip install 'opcoverage[iree]')")
+    from opcoverage.backends import iree
+
+    grouped, alone = _grouped_and_alone("iree:llvm-cpu", ["add", "fft_fft"], ["float32", "float64", "uint8"],
+                                        tmp_path, monkeypatch, iree)
+    _same_verdicts(grouped, alone)
+    statuses = {v[0] for v in grouped.values()}
+    assert {"pass", "unsupported"} <= statuses  # add float32 passes, DFT does not legalize
+    assert "pass" not in {v[0] for k, v in grouped.items() if "float64" in k}  # the demotion, grouped or not
+
+
+def test_executorch_cases_lowered_as_one_program_keep_their_verdicts(tmp_path, monkeypatch):
+    pytest.importorskip("executorch", reason="executorch is not installed (pip install 'opcoverage[executorch]')")
+    from opcoverage.backends import executorch
+
+    for target in ("executorch:xnnpack", "executorch:portable"):
+        grouped, alone = _grouped_and_alone(target, ["add", "erf"], ["float32", "uint16"], tmp_path / target[11:],
+                                            monkeypatch, executorch)
+        _same_verdicts(grouped, alone)
+        erf = {v[0] for k, v in grouped.items() if k.startswith("erf-") and "float32" in k}
+        assert erf == ({"fallback"} if target.endswith("xnnpack") else {"pass"})  # XNNPACK has no erf
+        assert {v[0] for k, v in grouped.items() if "uint16" in k} == {"unsupported"}  # the edge verifier's dtypes
