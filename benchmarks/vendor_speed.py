@@ -1,14 +1,16 @@
-"""Benchmark: how long the vendor targets take per case, with a cold and a warm compile cache, and the whole catalog.
+"""Benchmark: how long the vendor targets take per case: every case built alone, cases built in groups (the
+default), and grouped again on the warm compile cache; the ratio alone / grouped; the whole catalog extrapolated.
 
-    python benchmarks/vendor_speed.py [--targets openvino:cpu,iree:llvm-cpu,...] [--ops add,relu,...] [--dtypes float32]
-                                      [--jobs N] [--python onnxruntime:openvino=/path/to/venv/bin/python]
+    python benchmarks/vendor_speed.py [--targets openvino:cpu,iree:llvm-cpu,...] [--ops add,relu,...] [--dtypes ...]
+                                      [--jobs N] [--repeat N] [--python onnxruntime:openvino=/path/to/venv/bin/python]
 
-For each target, runs `opcoverage run` through the CLI (worker start-up included) twice on the same selection: first
-with an empty OPCOV_CACHE_DIR (every program is built: the first run of a fresh clone), then again with that cache
-(a later run: compile-per-case stacks load their .vmfb / .pte instead of building it). Prints the wall time, the
-cases that ran (not skipped), the seconds per case, and the whole catalog's time extrapolated from the seconds per
-case and the number of its cases that run on the target. A target whose packages conflict with the others'
-(onnxruntime:openvino) is run by the interpreter given with --python.
+Each target's selection runs through the CLI (worker start-up included): with ``--group-size 1`` (each case its own
+program: ONNX model, .vmfb, .pte) and with the backend's own group size (opcoverage.execute.groups), each with an
+empty OPCOV_CACHE_DIR (a fresh clone's first run), the two interleaved and their order alternated over
+``--repeat`` rounds, since the machine is a shared VM; then grouped once more on the grouped run's cache (a later
+run, which loads the built programs). The medians are printed, with the cases that ran (not skipped), seconds per
+case and the whole catalog's minutes extrapolated from the grouped seconds per case. A target whose packages
+conflict with the others' (onnxruntime:openvino) is run by the interpreter given with --python.
 
 Wall-clock figures depend on the machine and on what else runs on it: say so when you quote them.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,11 +31,12 @@ DEFAULT_TARGETS = "openvino:cpu,iree:llvm-cpu,executorch:xnnpack,executorch:port
 DEFAULT_OPS = "add,mul,matmul,relu,softmax,sum,exp,tanh,linalg_det,erf"
 
 
-def run(python: str, target: str, ops: str, dtypes: str, jobs: int | None, cache: Path, out: Path) -> tuple[float, dict]:
+def run(python: str, target: str, args: argparse.Namespace, cache: Path, out: Path, alone: bool) -> tuple[float, dict]:
     argv = [python, "-m", "opcoverage", "run", "--targets", target, "--out", str(out)]
-    argv += ["--ops", ops] if ops else []
-    argv += ["--dtypes", dtypes] if dtypes else []
-    argv += ["--jobs", str(jobs)] if jobs else []
+    argv += ["--ops", args.ops] if args.ops else []
+    argv += ["--dtypes", args.dtypes] if args.dtypes else []
+    argv += ["--jobs", str(args.jobs)] if args.jobs else []
+    argv += ["--group-size", "1"] if alone else []
     env = {**os.environ, "OPCOV_CACHE_DIR": str(cache)}
     start = time.perf_counter()
     subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL)
@@ -52,12 +56,17 @@ def catalog_cases(python: str, target: str) -> int:
     return int(subprocess.run([python, "-c", code], check=True, capture_output=True, text=True).stdout.split()[-1])
 
 
+def verdicts(results: dict) -> dict[str, str]:
+    return {f"{r['op']}-{r['dtype']}-{r['sample']}": r["status"] for r in results["results"]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--targets", default=DEFAULT_TARGETS)
     parser.add_argument("--ops", default=DEFAULT_OPS, help="ops to time ('' for the whole catalog)")
     parser.add_argument("--dtypes", default="")
     parser.add_argument("--jobs", type=int, default=None)
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of the alone and grouped cold runs")
     parser.add_argument("--python", action="append", default=[], metavar="TARGET=PYTHON",
                         help="the interpreter that runs a target (its own environment)")
     args = parser.parse_args()
@@ -65,16 +74,24 @@ def main() -> None:
     rows = []
     for target in args.targets.split(","):
         python = pythons.get(target, sys.executable)
+        times: dict[bool, list[float]] = {True: [], False: []}
         with tempfile.TemporaryDirectory(prefix="opcov-bench-") as tmp:
-            cache, out = Path(tmp) / "cache", Path(tmp) / "r.json"
-            cold, results = run(python, target, args.ops, args.dtypes, args.jobs, cache, out)
-            warm, _ = run(python, target, args.ops, args.dtypes, args.jobs, cache, out)
+            for round_ in range(args.repeat):
+                for alone in ((True, False) if round_ % 2 == 0 else (False, True)):
+                    cache = Path(tmp) / f"cache-{round_}-{alone}"
+                    seconds, results = run(python, target, args, cache, Path(tmp) / f"r-{alone}.json", alone)
+                    times[alone].append(seconds)
+            same = verdicts(json.loads((Path(tmp) / "r-True.json").read_text())) == verdicts(results)
+            warm, _ = run(python, target, args, Path(tmp) / f"cache-{args.repeat - 1}-False", Path(tmp) / "w.json",
+                          False)
         ran = sum(1 for r in results["results"] if r["status"] != "skipped")
+        alone_s, grouped_s = statistics.median(times[True]), statistics.median(times[False])
         total = catalog_cases(python, target)
-        per_cold, per_warm = cold / max(ran, 1), warm / max(ran, 1)
-        rows.append((target, ran, cold, warm, per_cold, per_warm, total, per_cold * total / 60, per_warm * total / 60))
-    header = ("target", "cases", "cold s", "warm s", "s/case cold", "s/case warm", "catalog cases",
-              "catalog min cold", "catalog min warm")
+        per_case = grouped_s / max(ran, 1)
+        rows.append((target, ran, alone_s, grouped_s, alone_s / grouped_s, warm, per_case, "yes" if same else "NO",
+                     total, per_case * total / 60, warm / max(ran, 1) * total / 60))
+    header = ("target", "cases", "alone s", "grouped s", "alone/grouped", "warm s", "s/case grouped",
+              "same verdicts", "catalog cases", "catalog min cold", "catalog min warm")
     print(" | ".join(header))
     for row in rows:
         print(" | ".join(f"{v:.2f}" if isinstance(v, float) else str(v) for v in row))

@@ -55,7 +55,7 @@ def grouping_env(tmp_path):
     (tmp_path / "specs").mkdir()
     (tmp_path / "specs" / "add.toml").write_text(ADD_SPEC)
     path = os.pathsep.join([str(tmp_path / "site"), str(ROOT / "src"), str(ROOT)])
-    return {**os.environ, "PYTHONPATH": path}
+    return {**os.environ, "PYTHONPATH": path, "OPCOV_FAULT_CHILDREN": str(tmp_path / "children")}
 
 
 def test_a_group_build_that_raises_dies_or_hangs_leaves_each_case_its_own_verdict(grouping_env, tmp_path):
@@ -82,6 +82,16 @@ def test_a_group_build_that_raises_dies_or_hangs_leaves_each_case_its_own_verdic
               for t in ("grouping:segfault", "grouping:hang")}
     assert firsts["grouping:segfault"] and all("SIGSEGV" in m and "group of" in m for m in firsts["grouping:segfault"])
     assert firsts["grouping:hang"] and all("no result after 5 s" in m for m in firsts["grouping:hang"])
+    children = [int(pid) for pid in (tmp_path / "children").read_text().split()]
+    assert children and not any(_running(pid) for pid in children)  # killed with their worker
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"  # a zombie has died and waits only to be reaped
 
 
 def _verdicts(cases, catalog, cache, monkeypatch, backend_module):
@@ -144,3 +154,9 @@ def test_executorch_cases_lowered_as_one_program_keep_their_verdicts(tmp_path, m
         erf = {v[0] for k, v in grouped.items() if k.startswith("erf-") and "float32" in k}
         assert erf == ({"fallback"} if target.endswith("xnnpack") else {"pass"})  # XNNPACK has no erf
         assert {v[0] for k, v in grouped.items() if "uint16" in k} == {"unsupported"}  # the edge verifier's dtypes
+
+
+@pytest.mark.parametrize("target", ["iree:llvm-cpu", "executorch:xnnpack", "executorch:portable",
+                                    "onnxruntime:openvino", "openvino:cpu"])
+def test_vendor_targets_on_the_host_cpu_share_the_cpu_lane_and_its_worker_per_core(target):
+    assert Target.parse(target).device_class == "cpu"  # not a one-worker accelerator lane

@@ -30,7 +30,7 @@ EXPECTED = {
     "sysexit": ("error", "SystemExit"),
     "interrupt": ("error", "KeyboardInterrupt"),
     "sigterm": ("crash", "SIGTERM"),
-    "hang": ("timeout", "no result after 30 s"),
+    "hang": ("timeout", "no result after 15 s"),
     "raise": ("error", "the driver returned an error"),
     "flood": ("pass", ""),
     "wrong": ("mismatch", "values differ"),
@@ -111,7 +111,7 @@ def test_hostile_plugin_cases_are_each_classified_and_torch_is_untouched(plugin_
     out, alone = tmp_path / "with.json", tmp_path / "alone.json"
     hostile = ",".join(f"hostile:{d}" for d in EXPECTED)
     ran = _cli(plugin_env, "run", "--specs", specs, "--targets", f"torch:cpu,{hostile}", "--cases", "*-float32-s0",
-               "--timeout", "30", "--out", str(out))
+               "--timeout", "15", "--out", str(out))
     assert ran.returncode == 0, ran.stderr
     assert len(ran.stdout) + len(ran.stderr) < 100_000  # 16 MB of the flood went to the worker's log, not here
     records = _records(out)

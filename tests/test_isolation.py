@@ -38,7 +38,7 @@ def test_crashing_and_hanging_bindings_beside_normal_ops_in_the_cli_and_pytest(t
     in pytest each fails as its own item, the session goes on, and the results file equals the CLI's."""
     out = tmp_path / "faults.json"
     proc = _cli("run", "--specs", str(FAULT_SPECS), "--targets", "torch:cpu", "--cases", "*-s0", "-j", "2",
-                "--timeout", "15", "--out", str(out))
+                "--timeout", "8", "--out", str(out))
     _, err = proc.communicate(timeout=400)
     assert proc.returncode == 0, err
     by_op = {key.split("-")[0]: status for key, status in _statuses(out).items()}
@@ -55,13 +55,13 @@ def test_crashing_and_hanging_bindings_beside_normal_ops_in_the_cli_and_pytest(t
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT / "src"), str(ROOT)]))
     result = pytester.runpytest_subprocess(
         "--pyargs", "opcoverage.conformance", "--opcov-targets", "torch:cpu", "--opcov-specs", str(FAULT_SPECS),
-        "--opcov-cases", "*-s0", "--opcov-timeout", "15", "--opcov-jobs", "2", "--opcov-json", str(out), "-v",
+        "--opcov-cases", "*-s0", "--opcov-timeout", "8", "--opcov-jobs", "2", "--opcov-json", str(out), "-v",
         "-p", "no:cacheprovider", timeout=400)
     assert result.ret == 1  # failing cases fail their items; the session itself ran to its end
     result.stdout.fnmatch_lines(["*test_case?ok_neg-torch:cpu-float32-s0? PASSED*",
                                  "*test_case?segfaults-torch:cpu-float32-s0? FAILED*",
                                  "*crash: worker process died with SIGSEGV*",
-                                 "*timeout: no result after 15 s*"])
+                                 "*timeout: no result after 8 s*"])
     assert result.parseoutcomes()["passed"] == 2
     assert _statuses(out) == _statuses(cli_out)
 

@@ -159,6 +159,9 @@ RUN_OPTIONS += (
                          "'out of memory' and only its worker dies (default: 80% of RAM shared among the CPU workers)",
            parse_bytes, None, "SIZE"),
     Option("resume", "continue an interrupted run: skip the cases already recorded for --out", _flag, False),
+    Option("group_size", "cases of one op that a compile-per-case backend (IREE, ExecuTorch) builds as one "
+                         "program, each case still run and judged on its own (default: the backend's own); 1 builds "
+                         "every case alone", _positive("--group-size", int), None, "N"),
 )
 
 
@@ -184,6 +187,7 @@ class RunConfig:
     timeout: float = DEFAULT_TIMEOUT_S
     max_memory: int | None = None  # bytes per CPU worker; None: the default share of RAM; 0: no cap
     resume: bool = False
+    group_size: int | None = None  # None: each backend's own (opcoverage.execute.groups)
 
     @classmethod
     def from_values(cls, get: Callable[[Option], Any]) -> "RunConfig":

@@ -55,8 +55,12 @@ class Stage(str, enum.Enum):
 # Device names for the same kind of hardware across frameworks: jax says gpu where torch says cuda, and ONNX
 # Runtime's GPU execution providers run on that GPU too; torch's quantized engines (torch_qengine:<engine>) are CPU
 # kernel libraries. Other names are their own class (tpu, mps, xpu, ...).
+# Devices that are the host CPU under another name (a compiler target, a delegate, a quantized engine, an execution
+# provider that runs on the CPU here) share the CPU lane and its worker per core.
 DEVICE_CLASSES = {"cuda": "gpu", "gpu": "gpu", "rocm": "gpu", "hip": "gpu", "tensorrt": "gpu", "migraphx": "gpu",
-                  "cpu": "cpu", "x86": "cpu", "fbgemm": "cpu", "qnnpack": "cpu", "onednn": "cpu"}
+                  "vulkan": "gpu", "cpu": "cpu", "x86": "cpu", "fbgemm": "cpu", "qnnpack": "cpu", "onednn": "cpu",
+                  "llvm-cpu": "cpu", "xnnpack": "cpu", "portable": "cpu", "openvino": "cpu", "acl": "cpu",
+                  "armnn": "cpu"}
 
 
 @dataclass(frozen=True, order=True)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import os
 import signal
-import time
+import subprocess
 
 from opcoverage.backends.base import DeviceInfo, Execution, classify_by_message
 from tests.fault.backend import broken_outputs
 
-# device -> what its group build does: ok builds, raise raises, segfault kills the worker, hang never returns.
+# device -> what its group build does: ok builds, raise raises, segfault kills the worker, hang waits forever on a
+# child process (whose pid it writes to the file OPCOV_FAULT_CHILDREN names).
 DEVICES = ("ok", "raise", "segfault", "hang")
 _BUILT: dict[tuple, int] = {}  # (op, dtype, sample) -> how many cases its group built
 
@@ -34,8 +35,11 @@ class GroupingBackend:
             raise RuntimeError("the group does not build")
         if device == "segfault":
             os.kill(os.getpid(), signal.SIGSEGV)
-        if device == "hang":
-            time.sleep(3600)
+        if device == "hang":  # as a compiler child process that never returns: it must die with the worker
+            child = subprocess.Popen(["sleep", "3600"])
+            with open(os.environ["OPCOV_FAULT_CHILDREN"], "a") as f:
+                f.write(f"{child.pid}\n")
+            child.wait()
         _BUILT.clear()
         _BUILT.update({(spec.name, s.dtype, s.id): len(samples) for s in samples})
         return True

@@ -96,6 +96,9 @@ class ExecuTorchBackend:
     def build_group(self, spec: OpSpec, samples: list[Sample], device: str) -> bool:
         """Export and lower one program calling the op on every sample's inputs in turn; on success each sample's
         case runs it (``extra.group``: how many were built together). Raises, building nothing, when it fails."""
+        samples = [s for s in samples if _makes_inputs(s)]  # the others' own cases say why not
+        if len(samples) < 2:
+            raise RuntimeError("fewer than two members of the group have torch inputs")
         cache = _cache()
         signature = json.dumps([_signature(spec, s) for s in samples])
         key = cache.key(op=spec.name, dtype=",".join(sorted({s.dtype for s in samples})), signature=signature,
@@ -327,6 +330,14 @@ def _placement(program, cone: list[Any]) -> dict[str, Any]:
             delegated += _op_names(module.original_module.graph.nodes)
     return {"portable_ops": list(dict.fromkeys(portable)), "delegated_ops": list(dict.fromkeys(delegated)),
             "delegate_calls": delegates}
+
+
+def _makes_inputs(sample: Sample) -> bool:
+    try:
+        _inputs(sample)
+    except Exception:  # torch cannot hold the dtype (int4, float4_e2m1fn)
+        return False
+    return True
 
 
 def _inputs(sample: Sample) -> list[Any]:

@@ -125,21 +125,41 @@ class IreeBackend:
         return Execution(outputs, (op_type,), None, extra)
 
     def build_group(self, spec: OpSpec, samples: list[Sample], device: str) -> bool:
-        """Compile the samples' single-node models as one module, function ``case<i>`` for sample i; on success
-        each sample's case runs its function (``extra.group``: how many were compiled together). Raises when the
-        module cannot be built, and then builds nothing: each case compiles its own model."""
+        """Compile the samples' single-node models as one module, function ``case<i>`` for sample i; each sample
+        whose function compiled then runs it (``extra.group``: how many were compiled together). A member the
+        importer rejects, or that a compiler error names (its node carries its name as MLIR location), is dropped
+        and the rest compiled again; the dropped ones compile alone. Raises when no part of the group compiles."""
         from opcoverage.cache import digest
 
-        models = [_model(spec, s)[0] for s in samples]
-        cache = _cache()
-        key = cache.key(op=spec.name, dtype=",".join(sorted({s.dtype for s in samples})), opset=None,
-                        signature=digest("".join(digest(m) for m in models)), target=device,
-                        flags=COMPILE_FLAGS.get(device, []), cpu=_cpu_name(), group=len(models))
-        vmfb, cached = cache.get_or_build(key, lambda: _compile(models, device, [f"case{i}" for i in range(len(models))]))
-        _GROUPED.clear()  # one group at a time: the worker runs a group's cases in a row
-        for i, model in enumerate(models):
-            _GROUPED[(digest(model), device)] = (vmfb, f"case{i}", cached, len(models))
-        return True
+        models: dict[int, bytes] = {}
+        for i, sample in enumerate(samples):
+            try:
+                models[i] = _model(spec, sample)[0]
+            except Exception:  # no model for it (a type the ONNX schema lacks): its own case says so
+                continue
+        chosen = list(models)
+        for _ in range(4):
+            if len(chosen) < 2:
+                raise RuntimeError("fewer than two members of the group compile")
+            names = [f"case{i}" for i in chosen]
+            key = _cache().key(op=spec.name, dtype=",".join(sorted({samples[i].dtype for i in chosen})), opset=None,
+                               signature=digest("".join(digest(models[i]) for i in chosen)), target=device,
+                               flags=COMPILE_FLAGS.get(device, []), cpu=_cpu_name(), group=names)
+            try:
+                vmfb, cached = _cache().get_or_build(key, lambda: _compile([models[i] for i in chosen], device, names))
+            except CompilerCrash:
+                raise
+            except Exception as exc:
+                failing = _failing_members(exc, models, chosen)
+                if not failing:
+                    raise
+                chosen = [i for i in chosen if i not in failing]
+                continue
+            _GROUPED.clear()  # one group at a time: the worker runs a group's cases in a row
+            for i in chosen:
+                _GROUPED[(digest(models[i]), device)] = (vmfb, f"case{i}", cached, len(chosen))
+            return True
+        raise RuntimeError("the group still fails to compile after dropping the members its errors named")
 
     def prepare(self, spec: OpSpec, sample: Sample, device: str) -> Prepared:
         """The loaded function as a zero-argument call on its inputs; ``first_call_s`` covers importing, compiling
@@ -215,8 +235,10 @@ def import_onnx(models: list[bytes], names: list[str] | None = None) -> str:
     for i, model in enumerate(models):
         # The single-node model declares its outputs' types but not their shapes: the importer wants both.
         proto = onnx.shape_inference.infer_shapes(onnx.ModelProto.FromString(model))
-        if names:
+        if names:  # the function's name, and its node's MLIR location, which the compiler's errors then name
             proto.graph.name = names[i]
+            for node in proto.graph.node:
+                node.name = names[i]
         info = onnx_importer.ModelInfo(proto)
         if module is None:
             module = info.create_module(context=context).operation
@@ -225,7 +247,23 @@ def import_onnx(models: list[bytes], names: list[str] | None = None) -> str:
         onnx_importer.NodeImporter.define_function(info.main_graph, module, types, functions).import_all()
     assert module is not None, "no model to import"
     module.verify()
-    return module.get_asm(assume_verified=True)
+    return module.get_asm(assume_verified=True, enable_debug_info=bool(names))
+
+
+def _failing_members(error: BaseException, models: dict[int, bytes], chosen: list[int]) -> list[int]:
+    """The members of a group that made its build fail: those the importer rejects alone, or those whose
+    location (``loc("case<i>")``) a compiler error names."""
+    if failed_stage(error) is Stage.CONVERT:
+        failing = []
+        for i in chosen:
+            try:
+                import_onnx([models[i]])
+            except Exception:
+                failing.append(i)
+        return failing
+    text = str(error.__cause__ or error)
+    named = {int(n) for line in text.splitlines() if "error" in line for n in re.findall(r'loc\("case(\d+)"\)', line)}
+    return [i for i in chosen if i in named]
 
 
 def _compile(models: list[bytes], device: str, names: list[str] | None = None) -> bytes:

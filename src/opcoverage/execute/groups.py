@@ -28,9 +28,12 @@ def member_key(dtype: str, sample: str) -> str:
     return f"{dtype}/{sample}"
 
 
-def group_size(backend: Any) -> int:
-    """How many cases the backend builds as one program (0: each case alone)."""
-    return int(getattr(backend, "group_size", 0) or 0) if hasattr(backend, "build_group") else 0
+def group_size(backend: Any, asked: int | None = None) -> int:
+    """How many cases the backend builds as one program (0 or 1: each case alone): ``asked`` (--group-size) where
+    the backend builds groups at all, else its own ``group_size``."""
+    if not hasattr(backend, "build_group"):
+        return 0
+    return int(asked or getattr(backend, "group_size", 0) or 0)
 
 
 def assign(cases: Iterable[Any], size_of: Callable[[Any], int]) -> list[Any]:

@@ -199,13 +199,37 @@ class _Worker:
 
     def kill(self) -> None:
         if self.process.is_alive():
+            children = _descendants(self.process.pid)  # a compiler it started (iree-compile) dies with it
             self.process.kill()
+            for pid in children:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
         self.process.join(5)
         self.conn.close()
         try:
             os.unlink(self.log)
         except OSError:
             pass
+
+
+def _descendants(pid: int) -> list[int]:
+    """The processes a worker started, and theirs (Linux's /proc; elsewhere none are found). Killed with the
+    worker, so that a compiler child of a timed-out case does not run on as an orphan, taking a core."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = entry.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(entry.parent.name))
+    found, stack = [], list(parents.get(pid, []))
+    while stack:
+        child = stack.pop()
+        found.append(child)
+        stack.extend(parents.get(child, []))
+    return found
 
 
 def _death_message(exitcode: int | None, output: str = "") -> str:

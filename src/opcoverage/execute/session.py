@@ -208,7 +208,7 @@ class RunSession:
         if on_resumed and done:
             on_resumed(list(done.values()))
         todo = groups.assign((c for c in cases if c.id not in done),
-                             lambda target: groups.group_size(get_backend(target.framework)))
+                             lambda t: groups.group_size(get_backend(t.framework), self.config.group_size))
         try:
             for result in run_isolated(self._lanes(todo), self.config.timeout, stop) if todo else ():
                 done[result.id] = result
