@@ -94,20 +94,33 @@ class ExecuTorchBackend:
         return Execution(outputs, exported, fallback, extra)
 
     def build_group(self, spec: OpSpec, samples: list[Sample], device: str) -> bool:
-        """Export and lower one program calling the op on every sample's inputs in turn; on success each sample's
-        case runs it (``extra.group``: how many were built together). Raises, building nothing, when it fails."""
-        samples = [s for s in samples if _makes_inputs(s)]  # the others' own cases say why not
-        if len(samples) < 2:
-            raise RuntimeError("fewer than two members of the group have torch inputs")
-        cache = _cache()
-        signature = json.dumps([_signature(spec, s) for s in samples])
-        key = cache.key(op=spec.name, dtype=",".join(sorted({s.dtype for s in samples})), signature=signature,
-                        device=device, group=len(samples), meta=2)
-        program, meta = _cached(key, lambda: _build(spec, samples, device))
-        _GROUPED.clear()  # one group at a time: the worker runs a group's cases in a row
-        for slot, sample in enumerate(samples):
-            _GROUPED[(spec.name, device, sample.dtype, sample.id)] = (program, meta, slot, samples)
-        return True
+        """Export and lower one program calling the op on every sample's inputs in turn, and run it once; each
+        sample's case then runs it (``extra.group``: how many were built together). When the edge dialect's
+        verifier names dtypes it refuses, the members of those dtypes are dropped and the rest built again (the
+        dropped ones build alone). Raises, building nothing, when the group does not build or run."""
+        from opcoverage.backends.torch import torch_dtype
+
+        chosen = [s for s in samples if _makes_inputs(s)]  # the others' own cases say why not
+        for _ in range(4):
+            if len(chosen) < 2:
+                raise RuntimeError("fewer than two members of the group build")
+            key = _cache().key(op=spec.name, dtype=",".join(sorted({s.dtype for s in chosen})), device=device,
+                               signature=json.dumps([_signature(spec, s) for s in chosen]), group=len(chosen), meta=2)
+            try:
+                program, meta = _cached(key, lambda: _build(spec, chosen, device))
+                _execute(program, meta, [t for s in chosen for t in _inputs(s)])  # a member may fail it at run time
+            except Exception as exc:
+                named = set(re.findall(r"torch\.(\w+)", str(exc))) if failed_stage(exc) is Stage.CONVERT else set()
+                refused = [s for s in chosen if str(torch_dtype(s.dtype)).removeprefix("torch.") in named]
+                if not refused:
+                    raise
+                chosen = [s for s in chosen if s not in refused]
+                continue
+            _GROUPED.clear()  # one group at a time: the worker runs a group's cases in a row
+            for slot, sample in enumerate(chosen):
+                _GROUPED[(spec.name, device, sample.dtype, sample.id)] = (program, meta, slot, chosen)
+            return True
+        raise RuntimeError("the group still fails to build after dropping the dtypes its errors named")
 
     def prepare(self, spec: OpSpec, sample: Sample, device: str) -> Prepared:
         """The loaded method as a zero-argument call on inputs made once; ``first_call_s`` covers export, lowering,
@@ -239,8 +252,7 @@ def _grouped(spec: OpSpec, sample: Sample, device: str) -> tuple[tuple[np.ndarra
     feed = [t for i, member in enumerate(members) for t in _inputs(sample if i == slot else member)]
     try:
         outputs = _execute(program, meta, feed)
-    except Exception:  # some member fails it: each case then builds and runs its own program
-        _GROUPED.clear()
+    except Exception:  # it ran when built: these inputs fail it, so the case builds and runs its own program
         return None
     own = meta["members"][slot]
     lo, hi = own["outputs"]
