@@ -1,6 +1,7 @@
 """executorch:xnnpack and executorch:portable on real single-op programs: a delegated add passes, an op XNNPACK leaves
 to the portable kernels is a fallback naming them, a non-Core-ATen op is unsupported at the convert stage, a
-missing kernel is unsupported at the run stage, and built programs come from the compile cache the second time."""
+missing kernel is unsupported at the run stage, and built programs (and failed builds) come from the compile cache the
+second time."""
 
 from __future__ import annotations
 
@@ -82,10 +83,14 @@ def test_erf_left_to_the_portable_kernels_is_a_fallback_on_xnnpack_and_a_pass_on
     assert portable.status is Status.PASS, portable.message
 
 
-def test_det_outside_core_aten_is_unsupported_at_the_convert_stage(catalog):
+def test_det_outside_core_aten_is_unsupported_at_the_convert_stage_and_fails_again_from_the_cache(catalog):
     result = _result(catalog, "linalg_det", "executorch:portable")
     assert result.status is Status.UNSUPPORTED and result.extra["stage"] == "convert"
-    assert "not in Core ATen" in result.message
+    assert "not in Core ATen" in result.message and "cache" not in result.extra
+    again = _result(catalog, "linalg_det", "executorch:portable")  # the kept failure, not a second lowering
+    assert (again.status, again.message, again.extra["stage"], again.dispatched) == (
+        result.status, result.message, "convert", result.dispatched)
+    assert again.extra["cache"] == "hit" and again.duration_s < result.duration_s / 5
 
 
 def test_a_kernel_missing_from_the_runtime_is_unsupported_at_the_run_stage(catalog):

@@ -80,6 +80,42 @@ class CompileCache:
                 os.unlink(scratch)
             raise
 
+    def put_failure(self, key: str, error: Exception, builder: str) -> None:
+        """Keep a build's failure (its type, message, stage and the ops it reached) beside where its artefact would
+        be, keyed also by ``builder`` (a digest of the code that built it, so a fixed backend never replays an
+        old failure). Running out of memory is not kept: it depends on the machine, not the case."""
+        from opcoverage.execute.runner import is_out_of_memory
+
+        if is_out_of_memory(str(error)):
+            return
+        stage = getattr(error, "opcov_stage", None)
+        record = {"type": type(error).__name__, "message": str(error), "kind": _kind(error),
+                  "stage": stage.value if stage is not None else None,
+                  "dispatched": list(getattr(error, "opcov_dispatched", ()))}
+        try:
+            self.put(f"{key}-{builder}-failed", json.dumps(record).encode())
+        except OSError:
+            pass
+
+    def failure(self, key: str, builder: str) -> Exception | None:
+        """The kept failure of that build, raised again as an exception of the same name, kind, message, stage and
+        reached ops, marked ``opcov_cached``; None when there is none."""
+        from opcoverage.backends.base import Unsupported
+        from opcoverage.types import Stage
+
+        raw = self.get(f"{key}-{builder}-failed")
+        if raw is None:
+            return None
+        record = json.loads(raw)
+        base = {"unsupported": Unsupported, "not_implemented": NotImplementedError}.get(record["kind"], RuntimeError)
+        error = type(record["type"], (base,), {})(record["message"])
+        if record["stage"]:
+            error.opcov_stage = Stage(record["stage"])  # type: ignore[attr-defined]
+        error.opcov_dispatched = tuple(record["dispatched"])  # type: ignore[attr-defined]
+        error.opcov_cached = True  # type: ignore[attr-defined]
+        self.hits += 1
+        return error
+
     def get_or_build(self, key: str, build: Callable[[], bytes]) -> tuple[bytes, bool]:
         """(the artefact, whether it came from the cache); ``build`` runs only on a miss."""
         cached = self.get(key)
@@ -94,3 +130,11 @@ class CompileCache:
             pass
         return artefact, False
 
+
+def _kind(error: Exception) -> str:
+    """What a replayed failure must still be an instance of, for the backends' classifiers."""
+    from opcoverage.backends.base import Unsupported
+
+    if isinstance(error, Unsupported):
+        return "unsupported"
+    return "not_implemented" if isinstance(error, NotImplementedError) else "error"

@@ -25,6 +25,7 @@ import json
 import re
 import time
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,7 @@ import numpy as np
 from opcoverage.backends.base import (ArrayInfo, DeviceInfo, Execution, Prepared, Unsupported, as_output_tuple,
                                      at_stage, classify_by_message, failed_stage, missing_packages, reached,
                                      thread_budget)
+from opcoverage.cache import digest
 from opcoverage.catalog.spec import CallBinding, OpSpec
 from opcoverage.types import Sample, Stage, Status
 
@@ -227,15 +229,27 @@ def _program(spec: OpSpec, sample: Sample, device: str) -> tuple[bytes, dict[str
 
 
 def _cached(key: str, build) -> tuple[bytes, dict[str, Any]]:
+    """The program and its report from the disk cache, or built now; a build that failed before (same key, same
+    versions, same backend code) fails again from the cache without rebuilding (its record says ``cache: hit``)."""
     cache = _cache()
     program, meta_bytes = cache.get(key), cache.get(key + "-meta")
     if program is not None and meta_bytes is not None:
         return program, {**json.loads(meta_bytes), "cache": "hit"}
-    program, meta = build()
+    failure = cache.failure(key, _BUILDER)
+    if failure is not None:
+        raise failure
+    try:
+        program, meta = build()
+    except Exception as exc:
+        cache.put_failure(key, exc, _BUILDER)
+        raise
     cache.put(key + "-meta", json.dumps(meta).encode())
     cache.put(key, program)  # written last: a program on disk always has its report beside it
     return program, {**meta, "cache": "built"}
 
+
+# This module's code, in the key of a kept failure: a changed backend builds again what failed before.
+_BUILDER = digest(Path(__file__).read_bytes())[:12]
 
 # The cases of the group being run: (op, device, dtype, sample id) -> (the group's program, its report, the case's
 # place in it, every member's sample).

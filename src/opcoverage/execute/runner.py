@@ -255,6 +255,8 @@ def _raised(base: dict, backend: Any, exc: BaseException, duration: float) -> Ca
     extra = {"traceback": _short_traceback(exc)} if status is Status.ERROR else {}
     if failed_stage(exc) is not None:  # a compile-per-case stack says where it failed (base.at_stage)
         extra["stage"] = failed_stage(exc).value
+    if getattr(exc, "opcov_cached", False):  # the same build failed the same way before (cache.CompileCache)
+        extra["cache"] = "hit"
     return CaseResult(**base, status=status, message=message, duration_s=duration, dispatched=dispatched,
                       extra=extra)
 
