@@ -16,7 +16,8 @@ message says so.
 Compiled modules are cached on disk by op, dtype, model signature, opset and target (``OPCOV_CACHE_DIR``).
 ``iree-compile``'s fixed cost dominates a single node (about 0.9 s of 1.0 s), so the cases of one op are compiled
 as one module with a function per case (``build_group``, opcoverage.execute.groups): each case still runs its
-own function on its own inputs, and a module that fails to import or compile leaves each case to build alone.
+own function on its own inputs; the members the importer or the compiler rejects are dropped and the rest compiled
+again, and each dropped case compiles alone.
 """
 
 from __future__ import annotations
