@@ -95,7 +95,7 @@ def _running(pid: int) -> bool:
 
 
 def _verdicts(cases, catalog, cache, monkeypatch, backend_module):
-    """Each case's (status, stage, outputs' errors) run in this process, with its group if it has one."""
+    """Each case's (status, stage, outputs' errors, message, group, reached ops, cache) run in this process."""
     from opcoverage.execute.runner import run_case
 
     monkeypatch.setenv("OPCOV_CACHE_DIR", str(cache))
@@ -104,9 +104,11 @@ def _verdicts(cases, catalog, cache, monkeypatch, backend_module):
     out = {}
     for case in cases:
         r = run_case(catalog, case)
-        out[case.id] = (r.status.value, r.extra.get("stage"), r.max_abs_err, r.message[:60], r.extra.get("group"))
+        out[case.id] = (r.status.value, r.extra.get("stage"), r.max_abs_err, r.message, r.extra.get("group"),
+                        r.dispatched, r.extra.get("cache"))
     backend_module._cache.cache_clear()
     backend_module._GROUPED.clear()  # the last group's programs, which later tests' cases must not find
+    getattr(backend_module, "_REFUSED", {}).clear()
     return out
 
 
@@ -123,10 +125,13 @@ def _grouped_and_alone(target, ops, dtypes, tmp_path, monkeypatch, backend_modul
     return grouped, alone
 
 
-def _same_verdicts(grouped, alone):
+def _same_verdicts(grouped, alone, messages=False):
+    """The same status and stage (and with ``messages``, the same message and reached ops) grouped and alone."""
     assert grouped.keys() == alone.keys()
     for case_id in grouped:
         assert grouped[case_id][:2] == alone[case_id][:2], (case_id, grouped[case_id], alone[case_id])
+        if messages:
+            assert (grouped[case_id][3], grouped[case_id][5]) == (alone[case_id][3], alone[case_id][5]), case_id
         if alone[case_id][2] is not None:
             assert grouped[case_id][2] == pytest.approx(alone[case_id][2], rel=0, abs=0), case_id
     assert any(v[4] for v in grouped.values()), "no case ran from a group"
@@ -151,10 +156,40 @@ def test_executorch_cases_lowered_as_one_program_keep_their_verdicts(tmp_path, m
     # XNNPACK: each case's delegation is judged on its own nodes of the shared program
     grouped, alone = _grouped_and_alone("executorch:xnnpack", ["add", "erf"], ["float32", "uint16"], tmp_path,
                                         monkeypatch, executorch)
-    _same_verdicts(grouped, alone)
+    _same_verdicts(grouped, alone, messages=True)
     assert "pass" in {v[0] for k, v in grouped.items() if k.startswith("add-") and "float32" in k}  # delegated
     assert {v[0] for k, v in grouped.items() if k.startswith("erf-") and "float32" in k} == {"fallback"}  # portable
-    assert {v[0] for k, v in grouped.items() if "uint16" in k} == {"unsupported"}  # the edge verifier's dtypes
+    # the edge verifier's dtypes: refused in the group, on each member's own nodes, with the message alone gives
+    refused = {k: v for k, v in grouped.items() if "uint16" in k}
+    assert {v[0] for v in refused.values()} == {"unsupported"} and all(v[4] for v in refused.values())
+    assert all("mismatched dtypes" in v[3] and "torch.uint16" in v[3] for v in refused.values())
+
+
+def test_executorch_members_refused_in_their_group_get_their_own_verdicts_and_replay_them(tmp_path, monkeypatch):
+    """The members of a group that the edge verifier refuses (sort is not Core ATen; abs complex64's dtypes) or that
+    the runtime has no kernel for (max_pool3d_with_indices) get, from their group, the verdict and message their own
+    program gets; a later run replays them from the cache (``cache: hit``) and builds the rest together again."""
+    pytest.importorskip("executorch", reason="executorch is not installed (pip install 'opcoverage[executorch]')")
+    from opcoverage.backends import executorch
+    from opcoverage.catalog.loader import load_catalog
+    from opcoverage.execute.runner import plan_cases
+
+    catalog = load_catalog()
+    planned = plan_cases(catalog, [Target.parse("executorch:portable")], ["sort", "abs", "max_pool3d_with_indices"],
+                         ["float32", "complex64"], ["*-s0", "*-s1"])
+    grouped = groups.assign(planned, lambda t: 24)
+    first = _verdicts(grouped, catalog, tmp_path / "c", monkeypatch, executorch)
+    alone = _verdicts(planned, catalog, tmp_path / "d", monkeypatch, executorch)
+    again = _verdicts(grouped, catalog, tmp_path / "c", monkeypatch, executorch)
+    _same_verdicts(first, alone, messages=True)
+    _same_verdicts(again, alone, messages=True)
+    assert all("Core ATen" in v[3] for k, v in first.items() if k.startswith("sort-"))
+    assert all("mismatched dtypes" in v[3] for k, v in first.items() if k.startswith("abs-") and "complex64" in k)
+    assert all("Missing operator" in v[3] for k, v in first.items() if k.startswith("max_pool3d"))
+    assert "pass" in {v[0] for k, v in first.items() if k.startswith("abs-") and "float32" in k}
+    refused = [k for k, v in first.items() if v[0] == "unsupported"]
+    assert len(refused) >= 6 and all(first[k][4] and first[k][6] is None for k in refused), {k: first[k][4:] for k in refused}  # found in the group
+    assert all(again[k][4] is None and again[k][6] == "hit" for k in refused)  # replayed alone, not built
 
 
 @pytest.mark.parametrize("target", ["iree:llvm-cpu", "executorch:xnnpack", "executorch:portable",

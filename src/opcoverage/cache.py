@@ -97,6 +97,10 @@ class CompileCache:
         except OSError:
             pass
 
+    def failed(self, key: str, builder: str) -> bool:
+        """Whether a failure of that build is kept (``failure`` raises it again)."""
+        return self.get(f"{key}-{builder}-failed") is not None
+
     def failure(self, key: str, builder: str) -> Exception | None:
         """The kept failure of that build, raised again as an exception of the same name, kind, message, stage and
         reached ops, marked ``opcov_cached``; None when there is none."""

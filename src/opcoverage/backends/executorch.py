@@ -13,20 +13,26 @@ counts the ``executorch_call_delegate`` nodes and ``extra.portable_ops`` names w
 Building is the slow part (about half a second per program, nearly all of it fixed cost), so the cases of one op
 are exported and lowered as one program that calls the op once per case on that case's own inputs
 (``build_group``, opcoverage.execute.groups); each case feeds its inputs, reads its own outputs, and is judged on
-the graph nodes that compute them (which ran in a delegate, which on the portable kernels). A group that fails to
-build or to run leaves each case to build its own program. Programs (.pte) are cached on disk by op, dtype and
-signature (``opcoverage.cache.CompileCache``, under ``OPCOV_CACHE_DIR``), together with what lowering reported.
+the graph nodes that compute them (which ran in a delegate, which on the portable kernels). Two refusals are
+checked per member, since the stack makes them node by node: when the edge dialect's verifier refuses a group's
+program, the same verifier checks each member's own nodes; when the runtime cannot load it for want of a kernel,
+each member's own operators are looked up in the runtime's kernels. The members refused get that refusal (what
+their own program gets), and the others are built together again. A group that fails in any other way leaves each
+case to build its own program. Programs (.pte) are cached on disk by op, dtype
+and signature (``opcoverage.cache.CompileCache``, under ``OPCOV_CACHE_DIR``), with what lowering reported, and so
+are failed builds.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import re
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -44,6 +50,14 @@ DEVICES = {
 INSTALL = "pip install executorch (or pip install 'opcoverage[executorch]'; install torch first)"
 # Graph nodes that move values around a delegate call rather than compute.
 PLUMBING = ("executorch_call_delegate", "getitem")
+# Seconds of torch.export per call past which an op's lowering grows faster than its number of calls (lstm: one
+# call 0.2 s to export and 10 s to lower, two calls 30 s to lower): such an op's cases gain nothing from a group,
+# and a group of them may reach --timeout, so each is built alone. Typical ops export in 0.02 to 0.07 s per call.
+HEAVY_EXPORT_S = 0.15
+
+
+class _TooHeavy(RuntimeError):
+    """A group whose op exports slower than HEAVY_EXPORT_S per call: its members build alone."""
 # The runtime's error for a program whose instructions name an operator it has no kernel for (Error::OperatorMissing).
 OPERATOR_MISSING = re.compile(r"error: 0x:?14\b|OperatorMissing|Missing operator")
 
@@ -98,31 +112,39 @@ class ExecuTorchBackend:
     def build_group(self, spec: OpSpec, samples: list[Sample], device: str) -> bool:
         """Export and lower one program calling the op on every sample's inputs in turn, and run it once; each
         sample's case then runs it (``extra.group``: how many were built together). When the edge dialect's
-        verifier names dtypes it refuses, the members of those dtypes are dropped and the rest built again (the
-        dropped ones build alone). Raises, building nothing, when the group does not build or run."""
-        from opcoverage.backends.torch import torch_dtype
-
-        chosen = [s for s in samples if _makes_inputs(s)]  # the others' own cases say why not
-        for _ in range(4):
+        verifier refuses the program, it is run again on each member's own nodes (``_verified_per_member``); when
+        the runtime cannot load it, each member's own operators are looked up in its kernels (``_execute``). The
+        members refused get that refusal as their verdict (kept in the compile cache under their own key, as if
+        built alone), and the rest are built again. Raises, building nothing, when the group does not build or
+        run for any other reason (its members then build alone)."""
+        if _REFUSED and next(iter(_REFUSED))[0] != spec.name:
+            _REFUSED.clear()  # kept for the op whose groups are being run
+        cache = _cache()
+        chosen = [s for s in samples if _makes_inputs(s)  # the others' own cases say why not
+                  and not cache.failed(_alone_key(spec, s, device), _BUILDER)]  # these replay their kept failure
+        while True:
             if len(chosen) < 2:
                 raise RuntimeError("fewer than two members of the group build")
-            key = _cache().key(op=spec.name, dtype=",".join(sorted({s.dtype for s in chosen})), device=device,
-                               signature=json.dumps([_signature(spec, s) for s in chosen]), group=len(chosen), meta=2)
+            key = cache.key(op=spec.name, dtype=",".join(sorted({s.dtype for s in chosen})), device=device,
+                            signature=json.dumps([_signature(spec, s) for s in chosen]), group=len(chosen), meta=3)
             try:
                 program, meta = _cached(key, lambda: _build(spec, chosen, device))
                 _execute(program, meta, [t for s in chosen for t in _inputs(s)])  # a member may fail it at run time
             except Exception as exc:
-                named = set(re.findall(r"torch\.(\w+)", str(exc))) if failed_stage(exc) is Stage.CONVERT else set()
-                refused = [s for s in chosen if str(torch_dtype(s.dtype)).removeprefix("torch.") in named]
+                refused = getattr(exc, "opcov_members", None)
                 if not refused:
                     raise
-                chosen = [s for s in chosen if s not in refused]
+                for slot, error in refused.items():
+                    sample = chosen[slot]
+                    error.opcov_extra = {"group": len(chosen)}  # type: ignore[attr-defined]
+                    _REFUSED[(spec.name, device, sample.dtype, sample.id)] = error
+                    cache.put_failure(_alone_key(spec, sample, device), error, _BUILDER)
+                chosen = [s for slot, s in enumerate(chosen) if slot not in refused]
                 continue
             _GROUPED.clear()  # one group at a time: the worker runs a group's cases in a row
             for slot, sample in enumerate(chosen):
                 _GROUPED[(spec.name, device, sample.dtype, sample.id)] = (program, meta, slot, chosen)
             return True
-        raise RuntimeError("the group still fails to build after dropping the dtypes its errors named")
 
     def prepare(self, spec: OpSpec, sample: Sample, device: str) -> Prepared:
         """The loaded method as a zero-argument call on inputs made once; ``first_call_s`` covers export, lowering,
@@ -171,7 +193,21 @@ def _lowering():
     from executorch.exir import to_edge_transform_and_lower
 
     _memoize_preservable_ops()
+    _cache_callable_annotations()
     return to_edge_transform_and_lower, XnnpackPartitioner
+
+
+def _cache_callable_annotations() -> None:
+    """``torch._ops.OperatorBase.py_impl`` defines an inner function annotated ``Callable[_P, _T]`` on every call,
+    and each decomposition pass calls it about 6,000 times (once per CompositeImplicitAutograd op and dispatch key);
+    ``collections.abc.Callable[...]`` builds a new alias each time, about 15% of a one-op lowering. ``typing.Callable``
+    is the same type for every use in that module (annotations, ``isinstance``) and caches its subscriptions."""
+    import typing
+
+    import torch._ops
+
+    if getattr(torch._ops, "Callable", None) is not typing.Callable:
+        torch._ops.Callable = typing.Callable  # type: ignore[attr-defined]
 
 
 def _memoize_preservable_ops() -> None:
@@ -220,11 +256,14 @@ def _signature(spec: OpSpec, sample: Sample) -> str:
     return json.dumps({"call": binding.call, "inputs": inputs, "kwargs": repr(sorted(sample.kwargs.items()))})
 
 
+def _alone_key(spec: OpSpec, sample: Sample, device: str) -> str:
+    """The compile cache's key of the case's own program."""
+    return _cache().key(op=spec.name, dtype=sample.dtype, signature=_signature(spec, sample), device=device, meta=3)
+
+
 def _program(spec: OpSpec, sample: Sample, device: str) -> tuple[bytes, dict[str, Any]]:
     """The case's own program and what lowering reported for it, from the disk cache or built now."""
-    cache = _cache()
-    key = cache.key(op=spec.name, dtype=sample.dtype, signature=_signature(spec, sample), device=device, meta=2)
-    program, meta = _cached(key, lambda: _build(spec, [sample], device))
+    program, meta = _cached(_alone_key(spec, sample, device), lambda: _build(spec, [sample], device))
     return program, {**meta["members"][0], "operators": meta["operators"], "cache": meta["cache"]}
 
 
@@ -241,7 +280,8 @@ def _cached(key: str, build) -> tuple[bytes, dict[str, Any]]:
     try:
         program, meta = build()
     except Exception as exc:
-        cache.put_failure(key, exc, _BUILDER)
+        if not isinstance(exc, _TooHeavy):  # that depends on the machine's speed, not on the stack
+            cache.put_failure(key, exc, _BUILDER)
         raise
     cache.put(key + "-meta", json.dumps(meta).encode())
     cache.put(key, program)  # written last: a program on disk always has its report beside it
@@ -254,11 +294,17 @@ _BUILDER = digest(Path(__file__).read_bytes())[:12]
 # The cases of the group being run: (op, device, dtype, sample id) -> (the group's program, its report, the case's
 # place in it, every member's sample).
 _GROUPED: dict[tuple[str, str, str, str], tuple[bytes, dict[str, Any], int, list[Sample]]] = {}
+# The members of the op's groups that the edge verifier refused on their own nodes -> that refusal.
+_REFUSED: dict[tuple[str, str, str, str], Exception] = {}
 
 
 def _grouped(spec: OpSpec, sample: Sample, device: str) -> tuple[tuple[np.ndarray, ...], dict[str, Any]] | None:
     """The case's outputs from its group's program, fed its own inputs (and fresh copies of the other members'),
-    with the report of the nodes that computed them; None when it has no group or the group's program fails."""
+    with the report of the nodes that computed them; None when it has no group or the group's program fails.
+    Raises the verifier's refusal of the case's own nodes when its group found one."""
+    refused = _REFUSED.get((spec.name, device, sample.dtype, sample.id))
+    if refused is not None:
+        raise refused
     entry = _GROUPED.get((spec.name, device, sample.dtype, sample.id))
     if entry is None:
         return None
@@ -298,16 +344,27 @@ def _build(spec: OpSpec, samples: list[Sample], device: str) -> tuple[bytes, dic
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # export and lowering warn about deprecations on every call
         with reached(lambda: exported_names), at_stage(Stage.EXPORT):
+            start = time.perf_counter()
             exported = torch.export.export(Case(), tuple(t for s in samples for t in _inputs(s)))
+            if len(samples) > 1 and (time.perf_counter() - start) / len(samples) > HEAVY_EXPORT_S:
+                raise _TooHeavy(f"{len(samples)} calls took {time.perf_counter() - start:.2f} s to export")
         spans = _spans(counts)
         exported_names = _op_names(exported.graph.nodes)
         with reached(lambda: exported_names), at_stage(Stage.LOWER):
+            per_member: dict[str, Any] = {}
             try:
                 partitioner = [XnnpackPartitioner()] if device == "xnnpack" else []
-                edge = to_edge_transform_and_lower(exported, partitioner=partitioner)
+                with _verified_per_member(spans, per_member):
+                    edge = to_edge_transform_and_lower(exported, partitioner=partitioner)
             except Exception as exc:
                 if type(exc).__name__ == "SpecViolationError":  # the edge dialect's verifier: not Core ATen
                     exc.opcov_stage = Stage.CONVERT  # type: ignore[attr-defined]
+                    if per_member.get("error") is exc and per_member["members"]:
+                        cones = _cones(exported.graph, spans)
+                        for slot, error in per_member["members"].items():
+                            error.opcov_stage = Stage.CONVERT
+                            error.opcov_dispatched = tuple(_op_names(cones[slot]))
+                        exc.opcov_members = per_member["members"]  # type: ignore[attr-defined]
                 raise
         lowered = edge.exported_program()
         members = [{"outputs": span, "exported": _op_names(exported_cone)} | _placement(lowered, cone)
@@ -317,7 +374,65 @@ def _build(spec: OpSpec, samples: list[Sample], device: str) -> tuple[bytes, dic
             program = edge.to_executorch()
     plan = program.executorch_program.execution_plan[0]
     operators = [f"{o.name}.{o.overload}" if o.overload else o.name for o in plan.operators]
+    try:  # each member's own operators: the kernels the runtime must have to load the member's program alone
+        for member, cone in zip(members, _cones(program.exported_program().graph, spans)):
+            names = [_kernel_name(n.target) for n in cone if n.op == "call_function"]
+            member["operators"] = [name for name in dict.fromkeys(names) if name in operators]
+    except Exception:  # noqa: BLE001 - without them, a group the runtime cannot load has its members built alone
+        pass
     return program.buffer, {"members": members, "operators": operators}
+
+
+@contextlib.contextmanager
+def _verified_per_member(spans: list[list[int]], found: dict[str, Any]) -> Iterator[None]:
+    """While lowering a group: when the edge dialect's verifier refuses the group's program (SpecViolationError),
+    run the same verifier again on each member's own nodes (the cone of its outputs, as a graph of its own) and put
+    in ``found`` the refusal and, per refused member's place, the verifier's own error for it. Both of the
+    verifier's checks are per node (the op is Core ATen or allowed; its tensors' dtypes are ones the op takes), so
+    a member's own check is the check of the program it would be alone. A member check that cannot run leaves
+    ``found`` empty, and the group's members then build alone."""
+    from torch._export.verifier import SpecViolationError, Verifier
+
+    check = Verifier.check
+
+    def check_per_member(verifier, program) -> None:
+        try:
+            check(verifier, program)
+        except SpecViolationError as exc:
+            if len(spans) > 1 and "error" not in found:
+                try:
+                    found["members"] = _refused_members(verifier, program.graph_module, spans, SpecViolationError)
+                    found["error"] = exc
+                except Exception:  # noqa: BLE001 - the group's members build alone instead
+                    found.clear()
+            raise
+
+    Verifier.check = check_per_member
+    try:
+        yield
+    finally:
+        Verifier.check = check
+
+
+def _refused_members(verifier, graph_module, spans: list[list[int]], refusal: type) -> dict[int, Exception]:
+    """Each member's place -> the verifier's error on a graph of that member's nodes alone (members it takes are
+    left out)."""
+    import torch
+
+    output = next(n for n in graph_module.graph.nodes if n.op == "output")
+    values = list(as_output_tuple(output.args[0]))
+    refused = {}
+    for slot, (cone, (lo, hi)) in enumerate(zip(_cones(graph_module.graph, spans), spans)):
+        graph = torch.fx.Graph()
+        copies: dict[Any, Any] = {}
+        for node in cone:
+            copies[node] = graph.node_copy(node, lambda n: copies[n])
+        graph.output(tuple(copies[v] if v in copies else v for v in values[lo:hi]))
+        try:
+            verifier._check_graph_module(torch.fx.GraphModule(graph_module, graph))
+        except refusal as exc:
+            refused[slot] = exc
+    return refused
 
 
 def _spans(counts: list[int]) -> list[list[int]]:
@@ -385,11 +500,28 @@ def _execute(program: bytes, meta: dict[str, Any], inputs: list[Any]) -> tuple[n
     except RuntimeError as exc:
         if not OPERATOR_MISSING.search(str(exc)):
             raise
-        registered = set(registered_kernels())
-        missing = [o for o in meta["operators"] if o not in registered] or meta["operators"]
-        raise Unsupported(f"Missing operator: {', '.join(missing)} (no kernel registered in this ExecuTorch "
-                          f"runtime; {exc})") from exc
+        error = _missing_operator(meta["operators"], exc) or Unsupported(
+            f"Missing operator: {', '.join(meta['operators'])} (no kernel registered in this ExecuTorch runtime; {exc})")
+        members = meta.get("members", [])
+        if len(members) > 1 and all("operators" in m for m in members):  # a group: whose own operators lack one
+            refused = {slot: _missing_operator(m["operators"], exc) for slot, m in enumerate(members)}
+            error.opcov_members = {slot: e for slot, e in refused.items() if e is not None}  # type: ignore
+            for slot, member_error in error.opcov_members.items():  # type: ignore[attr-defined]
+                member_error.opcov_stage = Stage.RUN  # type: ignore[attr-defined]
+                member_error.opcov_dispatched = tuple(members[slot]["exported"])  # type: ignore[attr-defined]
+        raise error from exc
     return tuple(from_torch(o) for o in as_output_tuple(method.execute(inputs)))
+
+
+def _missing_operator(operators: list[str], load_error: Exception) -> Unsupported | None:
+    """The runtime's refusal to load a program with these operators, naming those it has no kernel for (the
+    runtime resolves each instruction's kernel when it loads the method); None when it has every one."""
+    registered = set(registered_kernels())
+    missing = [o for o in operators if o not in registered]
+    if not missing:
+        return None
+    return Unsupported(f"Missing operator: {', '.join(missing)} (no kernel registered in this ExecuTorch runtime; "
+                       f"{load_error})")
 
 
 @functools.lru_cache(maxsize=None)
@@ -402,6 +534,14 @@ def registered_kernels() -> tuple[str, ...]:
 
 def _op_names(nodes) -> list[str]:
     return list(dict.fromkeys(_name(n.target) for n in nodes if n.op == "call_function"))
+
+
+def _kernel_name(target: Any) -> str | None:
+    """``aten::add.out``: the name the program's operator table gives the kernel a node calls (None: not a kernel)."""
+    schema = getattr(target, "_schema", None)
+    if schema is None:
+        return None
+    return f"{schema.name}.{schema.overload_name}" if schema.overload_name else str(schema.name)
 
 
 def _name(target: Any) -> str:

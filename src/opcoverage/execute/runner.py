@@ -257,6 +257,7 @@ def _raised(base: dict, backend: Any, exc: BaseException, duration: float) -> Ca
         extra["stage"] = failed_stage(exc).value
     if getattr(exc, "opcov_cached", False):  # the same build failed the same way before (cache.CompileCache)
         extra["cache"] = "hit"
+    extra.update(getattr(exc, "opcov_extra", {}))  # what the backend adds about how it failed (base.Execution.extra)
     return CaseResult(**base, status=status, message=message, duration_s=duration, dispatched=dispatched,
                       extra=extra)
 
