@@ -196,3 +196,25 @@ def test_executorch_members_refused_in_their_group_get_their_own_verdicts_and_re
                                     "onnxruntime:openvino", "openvino:cpu"])
 def test_vendor_targets_on_the_host_cpu_share_the_cpu_lane_and_its_worker_per_core(target):
     assert Target.parse(target).device_class == "cpu"  # not a one-worker accelerator lane
+
+
+def test_executorch_members_sharing_a_delegate_are_judged_on_their_own_nodes(monkeypatch):
+    """XNNPACK's partitioner puts the calls of several members in one delegate (local_response_norm's 3-D sample
+    goes through avg_pool2d, its 4-D one through avg_pool3d): each member's delegated and portable ops are still
+    those of its own program, not its neighbours'."""
+    pytest.importorskip("executorch", reason="executorch is not installed (pip install 'opcoverage[executorch]')")
+    from opcoverage.backends import executorch
+    from opcoverage.catalog.loader import load_catalog
+    from opcoverage.execute.runner import _samples
+
+    monkeypatch.setattr(executorch, "HEAVY_EXPORT_S", float("inf"))  # built as a group however slow the machine
+    spec = load_catalog().ops["local_response_norm"]
+    members = list(_samples(spec, "float32", 0, "quick"))[:2]
+    assert [len(s.args[0].shape) for s in members] == [3, 4]
+    _, group = executorch._build(spec, members, "xnnpack")
+    for own, sample in zip(group["members"], members):
+        _, alone = executorch._build(spec, [sample], "xnnpack")
+        for key in ("portable_ops", "delegated_ops", "delegate_calls"):
+            assert own[key] == alone["members"][0][key], (sample.id, key)
+    assert "aten::avg_pool3d" in group["members"][1]["portable_ops"] + group["members"][1]["delegated_ops"]
+    assert "aten::avg_pool3d" not in group["members"][0]["portable_ops"] + group["members"][0]["delegated_ops"]

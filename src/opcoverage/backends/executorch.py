@@ -84,9 +84,15 @@ class ExecuTorchBackend:
         return {"executorch": version("executorch"), "torch": torch.__version__}
 
     def warm_up(self, device: str) -> None:
-        """Import the exporter, the partitioner and the runtime outside any case's time."""
+        """Import the exporter, the partitioner and the runtime, and export once (the first export in a process
+        takes seconds), outside any case's time."""
+        import torch
+
         _runtime()
         _lowering()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.export.export(torch.nn.ReLU(), (torch.ones(2),))
 
     def run(self, spec: OpSpec, sample: Sample, device: str) -> Execution:
         grouped = _grouped(spec, sample, device)
@@ -360,23 +366,24 @@ def _build(spec: OpSpec, samples: list[Sample], device: str) -> tuple[bytes, dic
                 if type(exc).__name__ == "SpecViolationError":  # the edge dialect's verifier: not Core ATen
                     exc.opcov_stage = Stage.CONVERT  # type: ignore[attr-defined]
                     if per_member.get("error") is exc and per_member["members"]:
-                        cones = _cones(exported.graph, spans)
+                        cones = _cones(exported.graph_module, spans)
                         for slot, error in per_member["members"].items():
                             error.opcov_stage = Stage.CONVERT
                             error.opcov_dispatched = tuple(_op_names(cones[slot]))
                         exc.opcov_members = per_member["members"]  # type: ignore[attr-defined]
                 raise
         lowered = edge.exported_program()
-        members = [{"outputs": span, "exported": _op_names(exported_cone)} | _placement(lowered, cone)
-                   for span, exported_cone, cone in zip(spans, _cones(exported.graph, spans),
-                                                        _cones(lowered.graph, spans))]
+        members = [{"outputs": span, "exported": _op_names(exported_cone)} | _placement(lowered.graph, cone)
+                   for span, exported_cone, cone in zip(spans, _cones(exported.graph_module, spans),
+                                                        _cones(lowered.graph_module, spans))]
         with reached(lambda: exported_names), at_stage(Stage.COMPILE):
             program = edge.to_executorch()
     plan = program.executorch_program.execution_plan[0]
     operators = [f"{o.name}.{o.overload}" if o.overload else o.name for o in plan.operators]
     try:  # each member's own operators: the kernels the runtime must have to load the member's program alone
-        for member, cone in zip(members, _cones(program.exported_program().graph, spans)):
-            names = [_kernel_name(n.target) for n in cone if n.op == "call_function"]
+        final = program.exported_program().graph_module
+        for member, cone in zip(members, _cones(final, spans)):
+            names = [_kernel_name(n.target) for n in cone if n.op == "call_function" and n.graph is final.graph]
             member["operators"] = [name for name in dict.fromkeys(names) if name in operators]
     except Exception:  # noqa: BLE001 - without them, a group the runtime cannot load has its members built alone
         pass
@@ -422,10 +429,10 @@ def _refused_members(verifier, graph_module, spans: list[list[int]], refusal: ty
     output = next(n for n in graph_module.graph.nodes if n.op == "output")
     values = list(as_output_tuple(output.args[0]))
     refused = {}
-    for slot, (cone, (lo, hi)) in enumerate(zip(_cones(graph_module.graph, spans), spans)):
+    for slot, (cone, (lo, hi)) in enumerate(zip(_cones(graph_module, spans), spans)):
         graph = torch.fx.Graph()
         copies: dict[Any, Any] = {}
-        for node in cone:
+        for node in (n for n in cone if n.graph is graph_module.graph):
             copies[node] = graph.node_copy(node, lambda n: copies[n])
         graph.output(tuple(copies[v] if v in copies else v for v in values[lo:hi]))
         try:
@@ -441,8 +448,12 @@ def _spans(counts: list[int]) -> list[list[int]]:
     return [[int(end - n), int(end)] for n, end in zip(counts, ends)]
 
 
-def _cones(graph, spans: list[list[int]]) -> list[list[Any]]:
-    """For each span of the graph's outputs, the nodes they are computed from, in graph order."""
+def _cones(graph_module, spans: list[list[int]]) -> list[list[Any]]:
+    """For each span of the program's outputs, the nodes they are computed from: the graph's own in graph order,
+    then those inside its delegates. XNNPACK's partitioner may put the calls of several members in one delegate, so
+    through a delegate's output only that output's nodes inside the delegate and the delegate's inputs they read are
+    followed: a member's cone is what its own program runs."""
+    graph = graph_module.graph
     output = next(n for n in graph.nodes if n.op == "output")
     values = list(as_output_tuple(output.args[0]))
     if spans and spans[-1][1] != len(values):
@@ -450,27 +461,69 @@ def _cones(graph, spans: list[list[int]]) -> list[list[Any]]:
     cones = []
     for lo, hi in spans:
         seen: set = set()
+        inside: set = set()
         stack = [v for v in values[lo:hi] if hasattr(v, "all_input_nodes")]
         while stack:
             node = stack.pop()
-            if node not in seen:
-                seen.add(node)
+            if node in seen:
+                continue
+            seen.add(node)
+            if _is_delegate_call(node.args[0] if node.args else None) and _name(node.target) == "getitem":
+                call = node.args[0]
+                seen.update((call, call.args[0]))
+                nodes, inputs = _delegate_part(graph_module, call, node.args[1])
+                inside.update(nodes)
+                stack.extend(inputs)
+            elif _is_delegate_call(node):  # read whole: every input and every node inside
+                nodes, inputs = _delegate_part(graph_module, node, None)
+                inside.update(nodes)
                 stack.extend(node.all_input_nodes)
-        cones.append([n for n in graph.nodes if n in seen])
+            else:
+                stack.extend(node.all_input_nodes)
+        cones.append([n for n in graph.nodes if n in seen]
+                     + [n for module in _lowered_modules(graph_module, seen) for n in module.graph.nodes
+                        if n in inside])
     return cones
 
 
-def _placement(program, cone: list[Any]) -> dict[str, Any]:
+def _is_delegate_call(node: Any) -> bool:
+    return getattr(node, "op", None) == "call_function" and _name(node.target) == "executorch_call_delegate"
+
+
+def _lowered_modules(graph_module, nodes) -> list[Any]:
+    """The original programs of the delegates called among ``nodes``, in graph order."""
+    return [getattr(graph_module, str(n.args[0].target)).original_module for n in graph_module.graph.nodes
+            if n in nodes and _is_delegate_call(n)]
+
+
+def _delegate_part(graph_module, call, index: int | None) -> tuple[list[Any], list[Any]]:
+    """The call_function nodes inside a delegate call's lowered program that compute its output ``index`` (None:
+    all of them), and the call's inputs they read (every input when the program's inputs do not line up with the
+    call's)."""
+    inner = getattr(graph_module, str(call.args[0].target)).original_module.graph
+    placeholders = [n for n in inner.nodes if n.op == "placeholder"]
+    outputs = list(as_output_tuple(next(n for n in inner.nodes if n.op == "output").args[0]))
+    if index is None or len(placeholders) != len(call.args) - 1:
+        return [n for n in inner.nodes if n.op == "call_function"], list(call.all_input_nodes)
+    seen: set = set()
+    stack = [outputs[index]] if hasattr(outputs[index], "all_input_nodes") else []
+    while stack:
+        node = stack.pop()
+        if node not in seen:
+            seen.add(node)
+            stack.extend(node.all_input_nodes)
+    read = [arg for arg, p in zip(call.args[1:], placeholders) if p in seen and hasattr(arg, "all_input_nodes")]
+    return [n for n in inner.nodes if n in seen and n.op == "call_function"], read
+
+
+def _placement(graph, cone: list[Any]) -> dict[str, Any]:
     """Where the cone's work ran: the delegate calls, the ops inside their delegates, and the portable ops."""
-    portable = [name for name in _op_names(cone) if name not in PLUMBING]
-    delegates = sum(1 for n in cone if n.op == "call_function" and _name(n.target) == "executorch_call_delegate")
-    delegated = []
-    for node in cone:
-        module = getattr(program.graph_module, str(node.target), None) if node.op == "get_attr" else None
-        if module is not None and hasattr(module, "original_module"):  # a delegate's lowered module
-            delegated += _op_names(module.original_module.graph.nodes)
-    return {"portable_ops": list(dict.fromkeys(portable)), "delegated_ops": list(dict.fromkeys(delegated)),
-            "delegate_calls": delegates}
+    own = [n for n in cone if n.graph is graph]
+    portable = [name for name in _op_names(own) if name not in PLUMBING]
+    delegates = sum(1 for n in own if _is_delegate_call(n))
+    delegated = _op_names(n for n in cone if n.graph is not graph)
+    # sorted: a group's passes may order a member's nodes (a constant's copy, say) apart from its own program's
+    return {"portable_ops": sorted(set(portable)), "delegated_ops": sorted(set(delegated)), "delegate_calls": delegates}
 
 
 def _makes_inputs(sample: Sample) -> bool:
