@@ -120,7 +120,7 @@ def _grouped_and_alone(target, ops, dtypes, tmp_path, monkeypatch, backend_modul
     from opcoverage.execute.runner import plan_cases
 
     catalog = load_catalog()
-    planned = plan_cases(catalog, [Target.parse(target)], ops, dtypes, ["*-s0", "*-s1", "*-s2"])
+    planned = plan_cases(catalog, [Target.parse(target)], ops, dtypes, ["*-s0", "*-s1"])
     size = groups.group_size(get_backend(Target.parse(target).framework))
     grouped = _verdicts(groups.assign(planned, lambda t: size), catalog, tmp_path / "a", monkeypatch, backend_module)
     alone = _verdicts(planned, catalog, tmp_path / "b", monkeypatch, backend_module)
