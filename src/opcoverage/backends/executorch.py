@@ -477,7 +477,7 @@ def _cones(graph_module, spans: list[list[int]]) -> list[list[Any]]:
             elif _is_delegate_call(node):  # read whole: every input and every node inside
                 nodes, inputs = _delegate_part(graph_module, node, None)
                 inside.update(nodes)
-                stack.extend(node.all_input_nodes)
+                stack.extend(inputs)
             else:
                 stack.extend(node.all_input_nodes)
         cones.append([n for n in graph.nodes if n in seen]
