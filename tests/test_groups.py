@@ -170,7 +170,7 @@ def test_executorch_cases_lowered_as_one_program_keep_their_verdicts(tmp_path, m
 
 def test_executorch_members_refused_in_their_group_get_their_own_verdicts_and_replay_them(tmp_path, monkeypatch):
     """The members of a group that the edge verifier refuses (sort is not Core ATen) or that the runtime has no
-    kernel for (max_pool3d_with_indices) get, from their group, the verdict and message their own program gets; a
+    kernel for (max_pool3d_with_indices) or whose kernel fails at run time (col2im) get, from their group, the verdict and message their own program gets; a
     later run replays them from the cache (``cache: hit``) without building. (A refused dtype beside members that
     build: the test above.)"""
     pytest.importorskip("executorch", reason="executorch is not installed (pip install 'opcoverage[executorch]')")
@@ -179,7 +179,7 @@ def test_executorch_members_refused_in_their_group_get_their_own_verdicts_and_re
     from opcoverage.execute.runner import plan_cases
 
     catalog = load_catalog()
-    planned = plan_cases(catalog, [Target.parse("executorch:portable")], ["sort", "max_pool3d_with_indices"],
+    planned = plan_cases(catalog, [Target.parse("executorch:portable")], ["sort", "max_pool3d_with_indices", "col2im"],
                          ["float32"], ["*-s0", "*-s1"])
     grouped = groups.assign(planned, lambda t: 24)
     first = _verdicts(grouped, catalog, tmp_path / "c", monkeypatch, executorch)
@@ -192,6 +192,12 @@ def test_executorch_members_refused_in_their_group_get_their_own_verdicts_and_re
     refused = [k for k, v in first.items() if v[0] == "unsupported"]
     assert len(refused) == 4 and all(first[k][4] and first[k][6] is None for k in refused)  # found in the group
     assert all(again[k][4] is None and again[k][6] == "hit" for k in refused)  # replayed alone, not built
+    # a kernel that fails at run time (col2im's negative padding) is found in its group from the runtime's log, with
+    # the kernel's own reason; it depends on the inputs' values, so it is never kept in the cache
+    failed = first["col2im-executorch:portable-float32-s1"]
+    assert failed[0] == "error" and failed[4] and "constant_pad_nd.out failed" in failed[3]
+    assert "Padding values must be non-negative" in failed[3]
+    assert again["col2im-executorch:portable-float32-s1"][4] and again["col2im-executorch:portable-float32-s1"][6] is None
 
 
 @pytest.mark.parametrize("target", ["iree:llvm-cpu", "executorch:xnnpack", "executorch:portable",

@@ -72,3 +72,27 @@ def test_a_compiler_that_dies_from_a_signal_is_a_crash_of_its_own_case(run, tmp_
     result = run("mul-iree:llvm-cpu-float32-s0")
     iree._cache.cache_clear()
     assert result.status is Status.CRASH and "SIGSEGV" in result.message and result.extra["stage"] == "compile"
+
+
+def test_a_compile_past_its_deadline_is_a_timeout_kept_for_the_next_run(run, tmp_path, monkeypatch):
+    """Fault injection: an iree-compile that never finishes (as circular_pad's Pad "wrap" does) is killed at the
+    deadline, the case is a `timeout` at the compile stage, and a later run replays it without compiling."""
+    calls = tmp_path / "calls"
+    tool = tmp_path / "iree-compile"
+    tool.write_text(f"#!/bin/sh\necho run >> {calls}\nexec sleep 60\n")
+    tool.chmod(0o755)
+    resolve_targets(["iree:llvm-cpu"])  # found available with the real compiler (the probe is kept)
+    monkeypatch.setenv("IREE_TOOL_PATH", str(tmp_path))
+    monkeypatch.setenv("OPCOV_CACHE_DIR", str(tmp_path / "cache"))
+    from opcoverage.backends import iree
+
+    monkeypatch.setattr(iree, "COMPILE_DEADLINE_S", 1.0)
+    iree._cache.cache_clear()
+    first = run("neg-iree:llvm-cpu-float32-s0")
+    iree._cache.cache_clear()
+    again = run("neg-iree:llvm-cpu-float32-s0")
+    iree._cache.cache_clear()
+    assert first.status is Status.TIMEOUT and first.extra["stage"] == "compile", first.message
+    assert "did not finish within 1 s" in first.message and first.duration_s < 10
+    assert again.status is Status.TIMEOUT and again.message == first.message and again.extra["cache"] == "hit"
+    assert calls.read_text().split() == ["run"]  # the second run did not start the compiler

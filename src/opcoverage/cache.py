@@ -111,7 +111,8 @@ class CompileCache:
         if raw is None:
             return None
         record = json.loads(raw)
-        base = {"unsupported": Unsupported, "not_implemented": NotImplementedError}.get(record["kind"], RuntimeError)
+        base = {"unsupported": Unsupported, "not_implemented": NotImplementedError,
+                "timeout": TimeoutError}.get(record["kind"], RuntimeError)
         error = type(record["type"], (base,), {})(record["message"])
         if record["stage"]:
             error.opcov_stage = Stage(record["stage"])  # type: ignore[attr-defined]
@@ -141,4 +142,6 @@ def _kind(error: Exception) -> str:
 
     if isinstance(error, Unsupported):
         return "unsupported"
+    if isinstance(error, TimeoutError):  # a compiler killed past its deadline (opcoverage.backends.iree)
+        return "timeout"
     return "not_implemented" if isinstance(error, NotImplementedError) else "error"

@@ -127,7 +127,8 @@ UNSUPPORTED_PATTERNS = re.compile(
     r"input must be float32 or float64|derivative for .{1,80} is not implemented|Differentiation rule for .{1,80} "
     r"not implemented|JVP rule for .{1,80} not implemented|Could not guard on data-dependent|data-dependent output "
     r"shape|No lowerings? (exists|found) for|DynamicOutputShapeException|Pending unbacked symbols|"
-    r"Expected \w+ (data type|dtype to be of type) \w+ but got|data type of input should be",  # a kernel's dtype check
+    r"Expected \w+ (data type|dtype to be of type) \w+ but got|data type of input should be|"  # a kernel's dtype check
+    r"Unhandled dtype \w+ for",  # an ExecuTorch kernel's switch over the dtypes it has code for
 )
 
 

@@ -58,6 +58,11 @@ HEAVY_EXPORT_S = 0.15
 
 class _TooHeavy(RuntimeError):
     """A group whose op exports slower than HEAVY_EXPORT_S per call: its members build alone."""
+# The runtime's log line for a kernel that failed at run time (Error::InvalidArgument 0x12, ...), and the source
+# location each log line starts with.
+KERNEL_FAILED = re.compile(r"KernelCall failed at instruction \d+:(?P<instruction>\d+) in operator (?P<operator>\S+):")
+LOG_PREFIX = re.compile(r"^\[[^\]]*\]\s*")
+KERNEL_CHECK = re.compile(r"Check failed|Unhandled dtype|[Ee]xpected|must be|not supported|invalid", re.IGNORECASE)
 # The runtime's error for a program whose instructions name an operator it has no kernel for (Error::OperatorMissing).
 OPERATOR_MISSING = re.compile(r"error: 0x:?14\b|OperatorMissing|Missing operator")
 
@@ -144,7 +149,8 @@ class ExecuTorchBackend:
                     sample = chosen[slot]
                     error.opcov_extra = {"group": len(chosen)}  # type: ignore[attr-defined]
                     _REFUSED[(spec.name, device, sample.dtype, sample.id)] = error
-                    cache.put_failure(_alone_key(spec, sample, device), error, _BUILDER)
+                    if not hasattr(error, "opcov_kernel"):  # a kernel failing at run time judged these values
+                        cache.put_failure(_alone_key(spec, sample, device), error, _BUILDER)
                 chosen = [s for slot, s in enumerate(chosen) if slot not in refused]
                 continue
             _GROUPED.clear()  # one group at a time: the worker runs a group's cases in a row
@@ -385,6 +391,9 @@ def _build(spec: OpSpec, samples: list[Sample], device: str) -> tuple[bytes, dic
         for member, cone in zip(members, _cones(final, spans)):
             names = [_kernel_name(n.target) for n in cone if n.op == "call_function" and n.graph is final.graph]
             member["operators"] = [name for name in dict.fromkeys(names) if name in operators]
+            # the emitter numbered each node with its instruction's place in the chain (its debug handle)
+            member["instructions"] = sorted({n.meta["debug_handle"] for n in cone if n.op == "call_function"
+                                             and isinstance(n.meta.get("debug_handle"), int)})
     except Exception:  # noqa: BLE001 - without them, a group the runtime cannot load has its members built alone
         pass
     return program.buffer, {"members": members, "operators": operators}
@@ -452,7 +461,8 @@ def _cones(graph_module, spans: list[list[int]]) -> list[list[Any]]:
     """For each span of the program's outputs, the nodes they are computed from: the graph's own in graph order,
     then those inside its delegates. XNNPACK's partitioner may put the calls of several members in one delegate, so
     through a delegate's output only that output's nodes inside the delegate and the delegate's inputs they read are
-    followed: a member's cone is what its own program runs."""
+    followed: a member's cone is what its own program runs. Calls whose results nothing uses go with the member
+    whose nodes they read."""
     graph = graph_module.graph
     output = next(n for n in graph.nodes if n.op == "output")
     values = list(as_output_tuple(output.args[0]))
@@ -480,6 +490,10 @@ def _cones(graph_module, spans: list[list[int]]) -> list[list[Any]]:
                 stack.extend(inputs)
             else:
                 stack.extend(node.all_input_nodes)
+        # calls whose results nothing uses (torch.export's _assert_tensor_metadata on an input) are the member's
+        # whose nodes they read
+        seen.update(n for n in graph.nodes if n.op == "call_function" and not n.users and n not in seen
+                    and n.all_input_nodes and all(i in seen for i in n.all_input_nodes))
         cones.append([n for n in graph.nodes if n in seen]
                      + [n for module in _lowered_modules(graph_module, seen) for n in module.graph.nodes
                         if n in inside])
@@ -563,7 +577,76 @@ def _execute(program: bytes, meta: dict[str, Any], inputs: list[Any]) -> tuple[n
                 member_error.opcov_stage = Stage.RUN  # type: ignore[attr-defined]
                 member_error.opcov_dispatched = tuple(members[slot]["exported"])  # type: ignore[attr-defined]
         raise error from exc
-    return tuple(from_torch(o) for o in as_output_tuple(method.execute(inputs)))
+    log: list[str] = []
+    try:
+        with _runtime_log(log):
+            outputs = method.execute(inputs)
+    except RuntimeError as exc:
+        failure = _kernel_failure(exc, log, meta.get("members", []))
+        if failure is None:
+            raise
+        raise failure from exc
+    return tuple(from_torch(o) for o in as_output_tuple(outputs))
+
+
+@contextlib.contextmanager
+def _runtime_log(lines: list[str]) -> Iterator[None]:
+    """Put in ``lines`` what the runtime logs inside (to file descriptor 2, or to ``sys.stderr``, where the
+    pybindings may redirect its C++ stream), which then still reaches fd 2 (the worker's log)."""
+    import os
+    import sys
+    import tempfile
+
+    sys.stderr.flush()
+    saved, saved_stream = os.dup(2), sys.stderr
+    with tempfile.TemporaryFile() as log:
+        os.dup2(log.fileno(), 2)
+        sys.stderr = stream = open(2, "w", closefd=False)
+        try:
+            yield
+        finally:
+            stream.flush()
+            sys.stderr = saved_stream
+            os.dup2(saved, 2)
+            os.close(saved)
+            log.seek(0)
+            data = log.read()
+            if data:
+                os.write(2, data)
+            lines.extend(data.decode("utf-8", "replace").splitlines())
+
+
+def _kernel_failure(error: Exception, log: list[str], members: list[dict[str, Any]]) -> RuntimeError | None:
+    """The runtime's failed execution with the kernel that failed and its reason, as the runtime logged them
+    ("KernelCall failed at instruction 0:15 in operator aten::constant_pad_nd.out", after the kernel's own check);
+    in a group, the member that instruction belongs to gets it too (``opcov_members``): instructions run in order
+    and stop at the first failure, which is then that member's own. None when the log names no kernel."""
+    for at, line in enumerate(log):
+        found = KERNEL_FAILED.search(line)
+        if found:
+            break
+    else:
+        return None
+    block: list[str] = []  # the lines logged since the previous instruction's report
+    for line in reversed(log[:at]):
+        text = LOG_PREFIX.sub("", line).strip().rstrip(":").strip()
+        if text.startswith(("arg ", "KernelCall failed")):
+            break
+        if text:
+            block.insert(0, text)
+    # the kernel's own checks, innermost first (the runtime's first run also logs what it reads of the CPU)
+    reasons = [t for t in block if KERNEL_CHECK.search(t)] or block[-1:]
+    operator, instruction = found.group("operator"), int(found.group("instruction"))
+    failure = RuntimeError(f"{error}: {operator} failed" + (f": {reasons[0]}" if reasons else ""))
+    message = str(failure)
+    owners = [slot for slot, m in enumerate(members) if instruction in m.get("instructions", ())]
+    if len(members) > 1 and len(owners) == 1:
+        own = RuntimeError(message)
+        own.opcov_stage = Stage.RUN  # type: ignore[attr-defined]
+        own.opcov_kernel = operator  # type: ignore[attr-defined]  # on these inputs' values: never kept in the cache
+        own.opcov_dispatched = tuple(members[owners[0]]["exported"])  # type: ignore[attr-defined]
+        failure.opcov_members = {owners[0]: own}  # type: ignore[attr-defined]
+    return failure
 
 
 def _missing_operator(operators: list[str], load_error: Exception) -> Unsupported | None:

@@ -17,7 +17,8 @@ Compiled modules are cached on disk by op, dtype, model signature, opset and tar
 ``iree-compile``'s fixed cost dominates a single node (about 0.9 s of 1.0 s), so the cases of one op are compiled
 as one module with a function per case (``build_group``, opcoverage.execute.groups): each case still runs its
 own function on its own inputs; the members the importer or the compiler rejects are dropped and the rest compiled
-again, and each dropped case compiles alone.
+again, and each dropped case compiles alone. A compile past its deadline (COMPILE_DEADLINE_S for a case's own
+module) is killed: the case is a ``timeout`` at stage ``compile``, kept in the cache so a later run replays it.
 """
 
 from __future__ import annotations
@@ -26,12 +27,14 @@ import functools
 import importlib.util
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from opcoverage.backends.base import (ArrayInfo, DeviceInfo, Execution, Prepared, Unsupported, at_stage,
                                      classify_by_message, failed_stage, reached)
+from opcoverage.cache import digest
 from opcoverage.catalog.dtypes import dtype_name
 from opcoverage.catalog.spec import OnnxBinding, OpSpec
 from opcoverage.types import Sample, Stage, Status
@@ -47,6 +50,16 @@ DEVICES = {
 # carries the CPU model, so a cache moved to another machine is not reused there.
 COMPILE_FLAGS = {"llvm-cpu": ["--iree-llvmcpu-target-cpu=host"]}
 INSTALL = "pip install iree-base-compiler iree-base-runtime (or pip install 'opcoverage[iree]')"
+# A case's own module compiles within this many seconds or is a `timeout` (kept in the compile cache, so a later
+# run does not wait again). The longest single-node compile of the whole catalog took LONGEST_COMPILE_S here (the
+# whole case, mel_weight_matrix float64; typical ones take 0.5 to 1 s), and this VM's speed varies by a third
+# between runs: the deadline leaves nearly three times that. A group's module (the longest, 22 replication_pad3d
+# functions, took 24 s) has twice as long; past it, its members compile alone. circular_pad's ONNX Pad "wrap"
+# never finishes: torch-mlir's DecomposeComplexOps pass loops (the last pass `iree-compile
+# --mlir-print-ir-before-all` enters).
+LONGEST_COMPILE_S = 5.4
+COMPILE_DEADLINE_S = 15.0
+GROUP_DEADLINE_S = 2 * COMPILE_DEADLINE_S
 # Compiler diagnostics that mean "no lowering for this op or type" rather than a broken compiler.
 NOT_LEGALIZED = re.compile(r"failed to legalize|unsupported|not supported|failed to convert|No lowering|"
                            r"unhandled|unimplemented|not implemented", re.IGNORECASE)
@@ -103,8 +116,6 @@ class IreeBackend:
     def run(self, spec: OpSpec, sample: Sample, device: str) -> Execution:
         from opcoverage.backends.onnxruntime import tensor_feeds
 
-        from opcoverage.cache import digest
-
         model, op_type, feeds = _model(spec, sample)
         extra: dict[str, Any] = {}
         with reached(lambda: (op_type,)):
@@ -130,8 +141,6 @@ class IreeBackend:
         whose function compiled then runs it (``extra.group``: how many were compiled together). A member the
         importer rejects, or that a compiler error names (its node carries its name as MLIR location), is dropped
         and the rest compiled again; the dropped ones compile alone. Raises when no part of the group compiles."""
-        from opcoverage.cache import digest
-
         models: dict[int, bytes] = {}
         for i, sample in enumerate(samples):
             try:
@@ -146,8 +155,15 @@ class IreeBackend:
             key = _cache().key(op=spec.name, dtype=",".join(sorted({samples[i].dtype for i in chosen})), opset=None,
                                signature=digest("".join(digest(models[i]) for i in chosen)), target=device,
                                flags=COMPILE_FLAGS.get(device, []), cpu=_cpu_name(), group=names)
+            kept = _cache().failure(key, _BUILDER)  # this group's compile ran past its deadline before
+            if kept is not None:
+                raise kept
             try:
-                vmfb, cached = _cache().get_or_build(key, lambda: _compile([models[i] for i in chosen], device, names))
+                vmfb, cached = _cache().get_or_build(
+                    key, lambda: _compile([models[i] for i in chosen], device, names, GROUP_DEADLINE_S))
+            except CompileTimeout as exc:  # its members compile alone, each within its own deadline
+                _cache().put_failure(key, exc, _BUILDER)
+                raise
             except CompilerCrash:
                 raise
             except Exception as exc:
@@ -179,6 +195,8 @@ class IreeBackend:
         stage = failed_stage(error)
         if isinstance(error, CompilerCrash):
             return Status.CRASH
+        if isinstance(error, TimeoutError):  # a compile past its deadline, also one replayed from the cache
+            return Status.TIMEOUT
         if stage is Stage.CONVERT:
             return Status.UNSUPPORTED
         if stage is Stage.COMPILE and NOT_LEGALIZED.search(str(error)):
@@ -216,12 +234,19 @@ def _cache():
 
 
 def _vmfb(op: str, dtype: str, model: bytes, device: str) -> tuple[bytes, bool]:
-    from opcoverage.cache import digest
-
+    """The case's own module, from the disk cache or compiled now within COMPILE_DEADLINE_S; a compile that ran
+    past its deadline before (same key, versions and backend code) times out again from the cache at once."""
     cache = _cache()
     key = cache.key(op=op, dtype=dtype, signature=digest(model), opset=None, target=device,
-                    flags=COMPILE_FLAGS.get(device, []), cpu=_cpu_name())
-    return cache.get_or_build(key, lambda: _compile([model], device))
+                    flags=COMPILE_FLAGS.get(device, []), cpu=_cpu_name(), deadline=COMPILE_DEADLINE_S)
+    kept = cache.failure(key, _BUILDER)
+    if kept is not None:
+        raise kept
+    try:
+        return cache.get_or_build(key, lambda: _compile([model], device, deadline=COMPILE_DEADLINE_S))
+    except CompileTimeout as exc:
+        cache.put_failure(key, exc, _BUILDER)
+        raise
 
 
 def import_onnx(models: list[bytes], names: list[str] | None = None) -> str:
@@ -267,7 +292,8 @@ def _failing_members(error: BaseException, models: dict[int, bytes], chosen: lis
     return [i for i in chosen if i in named]
 
 
-def _compile(models: list[bytes], device: str, names: list[str] | None = None) -> bytes:
+def _compile(models: list[bytes], device: str, names: list[str] | None = None,
+             deadline: float | None = None) -> bytes:
     import iree.compiler as compiler
 
     with at_stage(Stage.CONVERT):
@@ -277,14 +303,39 @@ def _compile(models: list[bytes], device: str, names: list[str] | None = None) -
             raise Unsupported(f"IREE's ONNX importer cannot import the node: {_first_line(exc)}") from exc
     with at_stage(Stage.COMPILE):
         try:
-            return compiler.compile_str(text, input_type="onnx", target_backends=[DEVICES[device][0]],
-                                        extra_args=COMPILE_FLAGS.get(device, []))
+            return _compile_str(text, device, deadline)
         except compiler.CompilerToolError as exc:
             code = re.search(r"Error code: (-?\d+)", str(exc))
             if code and int(code.group(1)) < 0:
                 raise CompilerCrash(f"iree-compile died from {_signal_name(-int(code.group(1)))}: "
                                     f"{compile_diagnostic(exc)}") from exc
             raise RuntimeError(f"iree-compile failed: {compile_diagnostic(exc)}") from exc
+
+
+def _compile_str(text: str, device: str, deadline: float | None) -> bytes:
+    """``iree.compiler.compile_str``, whose ``iree-compile`` child is killed past ``deadline`` seconds."""
+    import subprocess
+
+    from iree.compiler.tools import core
+    from iree.compiler.tools.debugging import TempFileSaver
+
+    options = core.CompilerOptions(input_type="onnx", target_backends=[DEVICES[device][0]],
+                                   extra_args=COMPILE_FLAGS.get(device, []))
+    with TempFileSaver.implicit() as saver:
+        command = core.build_compile_command_line("-", saver, options)
+        try:
+            process = subprocess.run(command, input=text.encode(), capture_output=True, timeout=deadline)
+        except subprocess.TimeoutExpired:  # subprocess.run has killed the compiler
+            why = (f" (the catalog's longest single-node compile took {LONGEST_COMPILE_S:g} s)"
+                   if deadline == COMPILE_DEADLINE_S else "")
+            raise CompileTimeout(f"iree-compile did not finish within {deadline:g} s and was killed{why}") from None
+    if process.returncode != 0:
+        raise core.CompilerToolError(process)
+    return process.stdout
+
+
+class CompileTimeout(TimeoutError):
+    """iree-compile ran past its deadline (COMPILE_DEADLINE_S): the case is a ``timeout``, kept in the cache."""
 
 
 class CompilerCrash(RuntimeError):
@@ -306,6 +357,9 @@ def compile_diagnostic(exc: BaseException) -> str:
     errors = [line.split("error:", 1)[1].strip() for line in lines if "error:" in line]
     return "; ".join(dict.fromkeys(errors[:3])) if errors else _first_line(exc)
 
+
+# This module's code, in the key of a kept failure: a changed backend compiles again what failed before.
+_BUILDER = digest(Path(__file__).read_bytes())[:12]
 
 # The cases of the group being run: (model digest, device) -> (its module, its function, from the disk cache, size).
 _GROUPED: dict[tuple[str, str], tuple[bytes, str, bool, int]] = {}

@@ -257,6 +257,8 @@ def to_torch(array: np.ndarray, device: str, layout: str = "contiguous") -> Any:
                               f"it ({exc})") from None
     else:
         tensor = torch.from_numpy(array)
+    if tensor.numel() == 0:  # numpy gives a zero-size array 0 strides, which from_numpy keeps (ExecuTorch refuses
+        tensor = torch.empty(tensor.shape, dtype=tensor.dtype)  # them); torch's own empty tensors have standard ones
     return tensor.to(device)
 
 

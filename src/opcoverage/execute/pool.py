@@ -289,6 +289,25 @@ def _drain(w: _Worker) -> Iterator[CaseResult]:
             yield result
 
 
+def start_forkserver(frameworks: tuple[str, ...]) -> None:
+    """Start the workers' forkserver now, so that its imports overlap the caller's planning (opcoverage.execute
+    .session); run_isolated then finds it running."""
+    _context(tuple(sorted(frameworks)))
+
+
+def stop_forkserver() -> None:
+    """Kill the forkserver of a run that stopped before it ran a case; a new run starts a new one."""
+    server = forkserver._forkserver
+    pid = getattr(server, "_forkserver_pid", None)
+    if pid is None:
+        return
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+    server._stop()
+
+
 def _context(frameworks: tuple[str, ...]):
     """A forkserver that has imported the frameworks (but started none of their threads or devices): a fresh
     worker, also one replacing a crashed worker, then starts in a fraction of a second instead of re-importing.
@@ -296,9 +315,11 @@ def _context(frameworks: tuple[str, ...]):
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("forkserver")
-    modules = {"torch": ["torch"], "jax": ["jax", "jax.numpy"], "onnx": ["onnx", "onnxruntime"], "torch_dist": ["torch"],
-               "jax_dist": ["jax", "jax.numpy"]}
-    preload = ["numpy", "opcoverage.execute.runner"] + [m for f in frameworks for m in modules.get(f, [])]
+    # torch._dynamo (about 2 s), which a worker's first torch call imports, is imported here once instead.
+    modules = {"torch": ["torch", "torch._dynamo"], "jax": ["jax", "jax.numpy"], "onnx": ["onnx", "onnxruntime"],
+               "torch_dist": ["torch"], "jax_dist": ["jax", "jax.numpy"]}
+    preload = (["numpy", "opcoverage.execute.runner"] + [m for f in frameworks for m in modules.get(f, [])]
+               + _catalog_modules())
     ctx.set_forkserver_preload(preload)
     # OpenBLAS and OpenMP size their pools when they load, in the forkserver: one thread each, or every worker
     # would start one per core (a reference's BLAS call would then spin on the cores the other workers need).
@@ -313,6 +334,17 @@ def _context(frameworks: tuple[str, ...]):
             else:
                 os.environ[var] = value
     return ctx
+
+
+def _catalog_modules() -> list[str]:
+    """The catalog's reference and adapter modules (and the SciPy they import: about 2 s), imported once in the
+    forkserver rather than by each worker's load_catalog; adapters import their frameworks only when called."""
+    import pkgutil
+
+    from opcoverage.catalog import adapters, references
+
+    return [f"{package.__name__}.{module.name}" for package in (references, adapters)
+            for module in pkgutil.iter_modules(package.__path__)]
 
 
 def run_isolated(lanes: list[Lane], timeout_s: float, stop: threading.Event | None = None) -> Iterator[CaseResult]:

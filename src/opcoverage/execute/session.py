@@ -14,7 +14,7 @@ from opcoverage.catalog.loader import load_catalog
 from opcoverage.catalog.spec import BINDING_KEYS
 from opcoverage.errors import UsageError
 from opcoverage.execute import groups
-from opcoverage.execute.pool import Lane, WorkerConfig, run_isolated
+from opcoverage.execute.pool import Lane, WorkerConfig, run_isolated, start_forkserver, stop_forkserver
 from opcoverage.execute.runner import Case, plan_cases, run_case
 from opcoverage.journal import Journal, check_identity, journal_path
 from opcoverage.modes import FORWARD_MODE, check_compile_backends, not_applicable
@@ -29,6 +29,17 @@ class RunSession:
     """Everything a run needs, resolved and validated up front so bad input fails before any case runs."""
 
     def __init__(self, config: RunConfig):
+        early = bool(config.targets)
+        if early:  # the workers' forkserver imports their frameworks while this process checks and plans
+            start_forkserver(_bindings(config.targets))
+        try:
+            self._check_and_plan(config)
+        except BaseException:
+            if early:  # bad input: it would hold this process's output open until its imports end
+                stop_forkserver()
+            raise
+
+    def _check_and_plan(self, config: RunConfig) -> None:
         self.config = config
         self.targets = resolve_targets(config.targets)
         self.suite = get_suite(config.suite) if config.suite else None
@@ -44,8 +55,7 @@ class RunSession:
             self.suite.configure(seed=config.seed, samples=config.samples)
         if self.suite is not None and not config.targets:  # by default, every available target that can run it
             self.targets = runnable_targets(self.suite, self.targets)
-        bindings = {getattr(get_backend(t.framework), "binding", t.framework) for t in self.targets}
-        self.frameworks = tuple(sorted(bindings & set(BINDING_KEYS)))
+        self.frameworks = _bindings(map(str, self.targets))
         if self.suite is not None:  # an external suite's cases instead of the catalog's (--suite)
             self.catalog = None
             self.cases = self.suite.plan(self.targets, config.ops, config.dtypes, config.cases)
@@ -250,6 +260,18 @@ class RunSession:
         if self.perf is not None:
             env["roofline"] = roofline.summarize(results)
         return ResultsFile(env, tuple(results))
+
+
+def _bindings(targets) -> tuple[str, ...]:
+    """The catalog bindings the targets consume (a vendor backend consumes another framework's: iree -> onnx)."""
+    found = set()
+    for text in targets or ():
+        try:
+            framework = Target.parse(text).framework
+            found.add(getattr(get_backend(framework), "binding", framework))
+        except Exception:  # noqa: BLE001 - resolve_targets says what is wrong with it
+            continue
+    return tuple(sorted(found & set(BINDING_KEYS)))
 
 
 def _cpus_to_pin(lane: str, workers: int) -> tuple[int, ...]:
