@@ -108,21 +108,39 @@ def _cmd_run(args) -> int:
     from opcoverage import expectations as exp
     from opcoverage import results as res
     from opcoverage.execute.progress import Progress
+    from opcoverage.execute.foreign import ForeignRuns
     from opcoverage.execute.session import RunSession
     from opcoverage.journal import journal_path
 
     config = from_argparse(args)
     expected = exp.load(config.expect) if config.expect else None  # read before running: fail fast on a bad file
-    session = RunSession(config)
-    print(f"opcoverage: running {len(session.cases)} cases on {', '.join(map(str, session.targets))} "
-          f"with {', '.join(f'{n} {lane} worker(s)' for lane, n in session.workers.items())}", file=sys.stderr,
-          flush=True)
-    progress = Progress(len(session.cases))
-    results = session.run(progress, on_resumed=progress.skip)
+    foreign = ForeignRuns(config, config.out.parent if config.out else Path.cwd()) if config.python else None
+    local = foreign.local if foreign else config
+    try:
+        session = RunSession(local) if local.targets or foreign is None else None  # checked before anything starts
+        if foreign:
+            foreign.start()
+        files = []
+        if session is not None:
+            print(f"opcoverage: running {len(session.cases)} cases on {', '.join(map(str, session.targets))} "
+                  f"with {', '.join(f'{n} {lane} worker(s)' for lane, n in session.workers.items())}",
+                  file=sys.stderr, flush=True)
+            progress = Progress(len(session.cases))
+            files.append(("this run", session.results_file(session.run(progress, on_resumed=progress.skip))))
+        if foreign:
+            files += foreign.finish()
+    except BaseException:
+        if foreign:
+            foreign.stop()
+        raise
+    merged = files[0][1] if len(files) == 1 else res.merge(files)
+    results = list(merged.results)
     if config.out:
-        res.write(config.out, session.results_file(results))
+        res.write(config.out, merged)
         journal_path(config.out).unlink(missing_ok=True)  # the results file now holds everything it recorded
         print(f"opcoverage: wrote {config.out}", file=sys.stderr)
+    if foreign:
+        foreign.cleanup()
     tally = res.counts(results)
     print("opcoverage: " + ", ".join(f"{v} {k}" for k, v in tally.items()))
     if expected is not None:

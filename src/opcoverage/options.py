@@ -46,6 +46,10 @@ class Option:
         return self.pytest or "--opcov-" + self.dest.replace("_", "-")
 
     @property
+    def is_flag(self) -> bool:
+        return self.parse is _flag
+
+    @property
     def env(self) -> str:
         return "OPCOV_" + self.dest.upper()
 
@@ -162,7 +166,22 @@ RUN_OPTIONS += (
     Option("group_size", "cases of one op that a compile-per-case backend (IREE, ExecuTorch) builds as one "
                          "program, each case still run and judged on its own (default: the backend's own); 1 builds "
                          "every case alone", _positive("--group-size", int), None, "N"),
+    Option("python", "TARGET=PYTHON[,...]: run TARGET under that interpreter, in an `opcoverage run` of its own "
+                     "beside this one, into the same results file: a stack whose packages conflict with this "
+                     "environment's (onnxruntime-openvino replaces onnxruntime)", lambda v: _pythons(v), {},
+           "TARGET=PY"),
 )
+
+
+def _pythons(text: Any) -> dict[str, str]:
+    pythons = {}
+    for item in split_list(text):
+        target, _, python = item.partition("=")
+        if not target.strip() or not python.strip():
+            raise UsageError(f"--python expects TARGET=PYTHON (onnxruntime:openvino=$HOME/ort-openvino/bin/python), "
+                             f"got {item!r}")
+        pythons[target.strip()] = python.strip()
+    return pythons
 
 
 @dataclass(frozen=True)
@@ -188,17 +207,22 @@ class RunConfig:
     max_memory: int | None = None  # bytes per CPU worker; None: the default share of RAM; 0: no cap
     resume: bool = False
     group_size: int | None = None  # None: each backend's own (opcoverage.execute.groups)
+    python: dict = field(default_factory=dict)  # target -> the interpreter it runs under (opcoverage.execute.foreign)
+    given: tuple = ()  # (option, raw value) of each option set, as given: what a run under --python is passed
 
     @classmethod
     def from_values(cls, get: Callable[[Option], Any]) -> "RunConfig":
         """Build from any option source: an argparse namespace, a pytest config. Unset values fall back to OPCOV_*."""
-        values = {}
+        values: dict[str, Any] = {}
+        given = []
         for option in RUN_OPTIONS:
             raw = get(option)
             if raw in (None, [], "") and os.environ.get(option.env):
                 raw = os.environ[option.env]
             values[option.dest] = option.parse(raw) if raw not in (None, [], "") else option.default
-        config = cls(**values)
+            if raw not in (None, [], "", False):
+                given.append((option, raw))
+        config = cls(**values, given=tuple(given))
         if config.samples not in ("quick", "full"):
             raise UsageError(f"--samples must be quick or full, not {config.samples!r}")
         return config

@@ -49,6 +49,10 @@ def _session(config: pytest.Config):
 
         try:
             run_config = from_pytest(config)
+            if run_config.python:  # its cases are not this session's to make items of
+                raise UsageError("--opcov-python runs a target as an `opcoverage run` of its own, whose cases "
+                                 "cannot be items of this session; run it with `opcoverage run --python "
+                                 "TARGET=PYTHON --out FILE` and report FILE, or run pytest in that environment")
             state["expected"] = exp.load(run_config.expect) if run_config.expect else []
             state["session"] = RunSession(run_config)
         except UsageError as exc:

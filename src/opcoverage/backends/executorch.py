@@ -13,32 +13,35 @@ counts the ``executorch_call_delegate`` nodes and ``extra.portable_ops`` names w
 Building is the slow part (about half a second per program, nearly all of it fixed cost), so the cases of one op
 are exported and lowered as one program that calls the op once per case on that case's own inputs
 (``build_group``, opcoverage.execute.groups); each case feeds its inputs, reads its own outputs, and is judged on
-the graph nodes that compute them (which ran in a delegate, which on the portable kernels). Two refusals are
-checked per member, since the stack makes them node by node: when the edge dialect's verifier refuses a group's
-program, the same verifier checks each member's own nodes; when the runtime cannot load it for want of a kernel,
-each member's own operators are looked up in the runtime's kernels. The members refused get that refusal (what
-their own program gets), and the others are built together again. A group that fails in any other way leaves each
-case to build its own program. Programs (.pte) are cached on disk by op, dtype
-and signature (``opcoverage.cache.CompileCache``, under ``OPCOV_CACHE_DIR``), with what lowering reported, and so
-are failed builds.
+the graph nodes that compute them (which ran in a delegate, which on the portable kernels). Three failures are
+found per member, since the stack makes them node by node (opcoverage.backends.executorch_members): when the edge
+dialect's verifier refuses a group's program, the same verifier checks each member's own nodes; when the runtime
+cannot load it for want of a kernel, each member's own operators are looked up in the runtime's kernels; when a
+kernel fails at run time, the instruction the runtime logs is the member's whose node it is. The members refused
+get that refusal (what their own program gets), and the others are built together again. A group that fails in any
+other way leaves each case to build its own program. Programs (.pte) are cached on disk by op, dtype and signature
+(``opcoverage.cache.CompileCache``, under ``OPCOV_CACHE_DIR``), with what lowering reported, and so are failed
+builds (never a kernel's failure at run time: it depends on the inputs' values).
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import re
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
 from opcoverage.backends.base import (ArrayInfo, DeviceInfo, Execution, Prepared, Unsupported, as_output_tuple,
                                      at_stage, classify_by_message, failed_stage, missing_packages, reached,
                                      thread_budget)
+from opcoverage.backends import executorch_members
+from opcoverage.backends.executorch_members import (cones, kernel_failure, kernel_name, op_names, output_spans,
+                                                   placement, runtime_log, verified_per_member)
 from opcoverage.cache import digest
 from opcoverage.catalog.spec import CallBinding, OpSpec
 from opcoverage.types import Sample, Stage, Status
@@ -48,8 +51,6 @@ DEVICES = {
     "portable": "ExecuTorch's portable CPU kernels alone (no partitioner)",
 }
 INSTALL = "pip install executorch (or pip install 'opcoverage[executorch]'; install torch first)"
-# Graph nodes that move values around a delegate call rather than compute.
-PLUMBING = ("executorch_call_delegate", "getitem")
 # Seconds of torch.export per call past which an op's lowering grows faster than its number of calls (lstm: one
 # call 0.2 s to export and 10 s to lower, two calls 30 s to lower): such an op's cases gain nothing from a group,
 # and a group of them may reach --timeout, so each is built alone. Typical ops export in 0.02 to 0.07 s per call.
@@ -58,11 +59,6 @@ HEAVY_EXPORT_S = 0.15
 
 class _TooHeavy(RuntimeError):
     """A group whose op exports slower than HEAVY_EXPORT_S per call: its members build alone."""
-# The runtime's log line for a kernel that failed at run time (Error::InvalidArgument 0x12, ...), and the source
-# location each log line starts with.
-KERNEL_FAILED = re.compile(r"KernelCall failed at instruction \d+:(?P<instruction>\d+) in operator (?P<operator>\S+):")
-LOG_PREFIX = re.compile(r"^\[[^\]]*\]\s*")
-KERNEL_CHECK = re.compile(r"Check failed|Unhandled dtype|[Ee]xpected|must be|not supported|invalid", re.IGNORECASE)
 # The runtime's error for a program whose instructions name an operator it has no kernel for (Error::OperatorMissing).
 OPERATOR_MISSING = re.compile(r"error: 0x:?14\b|OperatorMissing|Missing operator")
 
@@ -123,7 +119,7 @@ class ExecuTorchBackend:
     def build_group(self, spec: OpSpec, samples: list[Sample], device: str) -> bool:
         """Export and lower one program calling the op on every sample's inputs in turn, and run it once; each
         sample's case then runs it (``extra.group``: how many were built together). When the edge dialect's
-        verifier refuses the program, it is run again on each member's own nodes (``_verified_per_member``); when
+        verifier refuses the program, it is run again on each member's own nodes (``verified_per_member``); when
         the runtime cannot load it, each member's own operators are looked up in its kernels (``_execute``). The
         members refused get that refusal as their verdict (kept in the compile cache under their own key, as if
         built alone), and the rest are built again. Raises, building nothing, when the group does not build or
@@ -137,7 +133,7 @@ class ExecuTorchBackend:
             if len(chosen) < 2:
                 raise RuntimeError("fewer than two members of the group build")
             key = cache.key(op=spec.name, dtype=",".join(sorted({s.dtype for s in chosen})), device=device,
-                            signature=json.dumps([_signature(spec, s) for s in chosen]), group=len(chosen), meta=3)
+                            signature=json.dumps([_signature(spec, s) for s in chosen]), group=len(chosen), meta=4)
             try:
                 program, meta = _cached(key, lambda: _build(spec, chosen, device))
                 _execute(program, meta, [t for s in chosen for t in _inputs(s)])  # a member may fail it at run time
@@ -270,7 +266,7 @@ def _signature(spec: OpSpec, sample: Sample) -> str:
 
 def _alone_key(spec: OpSpec, sample: Sample, device: str) -> str:
     """The compile cache's key of the case's own program."""
-    return _cache().key(op=spec.name, dtype=sample.dtype, signature=_signature(spec, sample), device=device, meta=3)
+    return _cache().key(op=spec.name, dtype=sample.dtype, signature=_signature(spec, sample), device=device, meta=4)
 
 
 def _program(spec: OpSpec, sample: Sample, device: str) -> tuple[bytes, dict[str, Any]]:
@@ -300,8 +296,9 @@ def _cached(key: str, build) -> tuple[bytes, dict[str, Any]]:
     return program, {**meta, "cache": "built"}
 
 
-# This module's code, in the key of a kept failure: a changed backend builds again what failed before.
-_BUILDER = digest(Path(__file__).read_bytes())[:12]
+# This backend's code (both modules), in the key of a kept failure: a changed backend builds again what failed
+# before.
+_BUILDER = digest(Path(__file__).read_bytes() + Path(executorch_members.__file__).read_bytes())[:12]
 
 # The cases of the group being run: (op, device, dtype, sample id) -> (the group's program, its report, the case's
 # place in it, every member's sample).
@@ -360,36 +357,36 @@ def _build(spec: OpSpec, samples: list[Sample], device: str) -> tuple[bytes, dic
             exported = torch.export.export(Case(), tuple(t for s in samples for t in _inputs(s)))
             if len(samples) > 1 and (time.perf_counter() - start) / len(samples) > HEAVY_EXPORT_S:
                 raise _TooHeavy(f"{len(samples)} calls took {time.perf_counter() - start:.2f} s to export")
-        spans = _spans(counts)
-        exported_names = _op_names(exported.graph.nodes)
+        spans = output_spans(counts)
+        exported_names = op_names(exported.graph.nodes)
         with reached(lambda: exported_names), at_stage(Stage.LOWER):
             per_member: dict[str, Any] = {}
             try:
                 partitioner = [XnnpackPartitioner()] if device == "xnnpack" else []
-                with _verified_per_member(spans, per_member):
+                with verified_per_member(spans, per_member):
                     edge = to_edge_transform_and_lower(exported, partitioner=partitioner)
             except Exception as exc:
                 if type(exc).__name__ == "SpecViolationError":  # the edge dialect's verifier: not Core ATen
                     exc.opcov_stage = Stage.CONVERT  # type: ignore[attr-defined]
                     if per_member.get("error") is exc and per_member["members"]:
-                        cones = _cones(exported.graph_module, spans)
+                        exported_cones = cones(exported.graph_module, spans)
                         for slot, error in per_member["members"].items():
                             error.opcov_stage = Stage.CONVERT
-                            error.opcov_dispatched = tuple(_op_names(cones[slot]))
+                            error.opcov_dispatched = tuple(op_names(exported_cones[slot]))
                         exc.opcov_members = per_member["members"]  # type: ignore[attr-defined]
                 raise
         lowered = edge.exported_program()
-        members = [{"outputs": span, "exported": _op_names(exported_cone)} | _placement(lowered.graph, cone)
-                   for span, exported_cone, cone in zip(spans, _cones(exported.graph_module, spans),
-                                                        _cones(lowered.graph_module, spans))]
+        members = [{"outputs": span, "exported": op_names(exported_cone)} | placement(lowered.graph, cone)
+                   for span, exported_cone, cone in zip(spans, cones(exported.graph_module, spans),
+                                                        cones(lowered.graph_module, spans))]
         with reached(lambda: exported_names), at_stage(Stage.COMPILE):
             program = edge.to_executorch()
     plan = program.executorch_program.execution_plan[0]
     operators = [f"{o.name}.{o.overload}" if o.overload else o.name for o in plan.operators]
     try:  # each member's own operators: the kernels the runtime must have to load the member's program alone
         final = program.exported_program().graph_module
-        for member, cone in zip(members, _cones(final, spans)):
-            names = [_kernel_name(n.target) for n in cone if n.op == "call_function" and n.graph is final.graph]
+        for member, cone in zip(members, cones(final, spans)):
+            names = [kernel_name(n.target) for n in cone if n.op == "call_function" and n.graph is final.graph]
             member["operators"] = [name for name in dict.fromkeys(names) if name in operators]
             # the emitter numbered each node with its instruction's place in the chain (its debug handle)
             member["instructions"] = sorted({n.meta["debug_handle"] for n in cone if n.op == "call_function"
@@ -397,147 +394,6 @@ def _build(spec: OpSpec, samples: list[Sample], device: str) -> tuple[bytes, dic
     except Exception:  # noqa: BLE001 - without them, a group the runtime cannot load has its members built alone
         pass
     return program.buffer, {"members": members, "operators": operators}
-
-
-@contextlib.contextmanager
-def _verified_per_member(spans: list[list[int]], found: dict[str, Any]) -> Iterator[None]:
-    """While lowering a group: when the edge dialect's verifier refuses the group's program (SpecViolationError),
-    run the same verifier again on each member's own nodes (the cone of its outputs, as a graph of its own) and put
-    in ``found`` the refusal and, per refused member's place, the verifier's own error for it. Both of the
-    verifier's checks are per node (the op is Core ATen or allowed; its tensors' dtypes are ones the op takes), so
-    a member's own check is the check of the program it would be alone. A member check that cannot run leaves
-    ``found`` empty, and the group's members then build alone."""
-    from torch._export.verifier import SpecViolationError, Verifier
-
-    check = Verifier.check
-
-    def check_per_member(verifier, program) -> None:
-        try:
-            check(verifier, program)
-        except SpecViolationError as exc:
-            if len(spans) > 1 and "error" not in found:
-                try:
-                    found["members"] = _refused_members(verifier, program.graph_module, spans, SpecViolationError)
-                    found["error"] = exc
-                except Exception:  # noqa: BLE001 - the group's members build alone instead
-                    found.clear()
-            raise
-
-    Verifier.check = check_per_member
-    try:
-        yield
-    finally:
-        Verifier.check = check
-
-
-def _refused_members(verifier, graph_module, spans: list[list[int]], refusal: type) -> dict[int, Exception]:
-    """Each member's place -> the verifier's error on a graph of that member's nodes alone (members it takes are
-    left out)."""
-    import torch
-
-    output = next(n for n in graph_module.graph.nodes if n.op == "output")
-    values = list(as_output_tuple(output.args[0]))
-    refused = {}
-    for slot, (cone, (lo, hi)) in enumerate(zip(_cones(graph_module, spans), spans)):
-        graph = torch.fx.Graph()
-        copies: dict[Any, Any] = {}
-        for node in (n for n in cone if n.graph is graph_module.graph):
-            copies[node] = graph.node_copy(node, lambda n: copies[n])
-        graph.output(tuple(copies[v] if v in copies else v for v in values[lo:hi]))
-        try:
-            verifier._check_graph_module(torch.fx.GraphModule(graph_module, graph))
-        except refusal as exc:
-            refused[slot] = exc
-    return refused
-
-
-def _spans(counts: list[int]) -> list[list[int]]:
-    """Each call's [first, last) places among the program's outputs."""
-    ends = list(np.cumsum(counts, dtype=int))
-    return [[int(end - n), int(end)] for n, end in zip(counts, ends)]
-
-
-def _cones(graph_module, spans: list[list[int]]) -> list[list[Any]]:
-    """For each span of the program's outputs, the nodes they are computed from: the graph's own in graph order,
-    then those inside its delegates. XNNPACK's partitioner may put the calls of several members in one delegate, so
-    through a delegate's output only that output's nodes inside the delegate and the delegate's inputs they read are
-    followed: a member's cone is what its own program runs. Calls whose results nothing uses go with the member
-    whose nodes they read."""
-    graph = graph_module.graph
-    output = next(n for n in graph.nodes if n.op == "output")
-    values = list(as_output_tuple(output.args[0]))
-    if spans and spans[-1][1] != len(values):
-        raise RuntimeError(f"the program has {len(values)} outputs where its calls returned {spans[-1][1]}")
-    cones = []
-    for lo, hi in spans:
-        seen: set = set()
-        inside: set = set()
-        stack = [v for v in values[lo:hi] if hasattr(v, "all_input_nodes")]
-        while stack:
-            node = stack.pop()
-            if node in seen:
-                continue
-            seen.add(node)
-            if _is_delegate_call(node.args[0] if node.args else None) and _name(node.target) == "getitem":
-                call = node.args[0]
-                seen.update((call, call.args[0]))
-                nodes, inputs = _delegate_part(graph_module, call, node.args[1])
-                inside.update(nodes)
-                stack.extend(inputs)
-            elif _is_delegate_call(node):  # read whole: every input and every node inside
-                nodes, inputs = _delegate_part(graph_module, node, None)
-                inside.update(nodes)
-                stack.extend(inputs)
-            else:
-                stack.extend(node.all_input_nodes)
-        # calls whose results nothing uses (torch.export's _assert_tensor_metadata on an input) are the member's
-        # whose nodes they read
-        seen.update(n for n in graph.nodes if n.op == "call_function" and not n.users and n not in seen
-                    and n.all_input_nodes and all(i in seen for i in n.all_input_nodes))
-        cones.append([n for n in graph.nodes if n in seen]
-                     + [n for module in _lowered_modules(graph_module, seen) for n in module.graph.nodes
-                        if n in inside])
-    return cones
-
-
-def _is_delegate_call(node: Any) -> bool:
-    return getattr(node, "op", None) == "call_function" and _name(node.target) == "executorch_call_delegate"
-
-
-def _lowered_modules(graph_module, nodes) -> list[Any]:
-    """The original programs of the delegates called among ``nodes``, in graph order."""
-    return [getattr(graph_module, str(n.args[0].target)).original_module for n in graph_module.graph.nodes
-            if n in nodes and _is_delegate_call(n)]
-
-
-def _delegate_part(graph_module, call, index: int | None) -> tuple[list[Any], list[Any]]:
-    """The call_function nodes inside a delegate call's lowered program that compute its output ``index`` (None:
-    all of them), and the call's inputs they read (every input when the program's inputs do not line up with the
-    call's)."""
-    inner = getattr(graph_module, str(call.args[0].target)).original_module.graph
-    placeholders = [n for n in inner.nodes if n.op == "placeholder"]
-    outputs = list(as_output_tuple(next(n for n in inner.nodes if n.op == "output").args[0]))
-    if index is None or len(placeholders) != len(call.args) - 1:
-        return [n for n in inner.nodes if n.op == "call_function"], list(call.all_input_nodes)
-    seen: set = set()
-    stack = [outputs[index]] if hasattr(outputs[index], "all_input_nodes") else []
-    while stack:
-        node = stack.pop()
-        if node not in seen:
-            seen.add(node)
-            stack.extend(node.all_input_nodes)
-    read = [arg for arg, p in zip(call.args[1:], placeholders) if p in seen and hasattr(arg, "all_input_nodes")]
-    return [n for n in inner.nodes if n in seen and n.op == "call_function"], read
-
-
-def _placement(graph, cone: list[Any]) -> dict[str, Any]:
-    """Where the cone's work ran: the delegate calls, the ops inside their delegates, and the portable ops."""
-    own = [n for n in cone if n.graph is graph]
-    portable = [name for name in _op_names(own) if name not in PLUMBING]
-    delegates = sum(1 for n in own if _is_delegate_call(n))
-    delegated = _op_names(n for n in cone if n.graph is not graph)
-    # sorted: a group's passes may order a member's nodes (a constant's copy, say) apart from its own program's
-    return {"portable_ops": sorted(set(portable)), "delegated_ops": sorted(set(delegated)), "delegate_calls": delegates}
 
 
 def _makes_inputs(sample: Sample) -> bool:
@@ -579,74 +435,14 @@ def _execute(program: bytes, meta: dict[str, Any], inputs: list[Any]) -> tuple[n
         raise error from exc
     log: list[str] = []
     try:
-        with _runtime_log(log):
+        with runtime_log(log):
             outputs = method.execute(inputs)
     except RuntimeError as exc:
-        failure = _kernel_failure(exc, log, meta.get("members", []))
+        failure = kernel_failure(exc, log, meta.get("members", []))
         if failure is None:
             raise
         raise failure from exc
     return tuple(from_torch(o) for o in as_output_tuple(outputs))
-
-
-@contextlib.contextmanager
-def _runtime_log(lines: list[str]) -> Iterator[None]:
-    """Put in ``lines`` what the runtime logs inside (to file descriptor 2, or to ``sys.stderr``, where the
-    pybindings may redirect its C++ stream), which then still reaches fd 2 (the worker's log)."""
-    import os
-    import sys
-    import tempfile
-
-    sys.stderr.flush()
-    saved, saved_stream = os.dup(2), sys.stderr
-    with tempfile.TemporaryFile() as log:
-        os.dup2(log.fileno(), 2)
-        sys.stderr = stream = open(2, "w", closefd=False)
-        try:
-            yield
-        finally:
-            stream.flush()
-            sys.stderr = saved_stream
-            os.dup2(saved, 2)
-            os.close(saved)
-            log.seek(0)
-            data = log.read()
-            if data:
-                os.write(2, data)
-            lines.extend(data.decode("utf-8", "replace").splitlines())
-
-
-def _kernel_failure(error: Exception, log: list[str], members: list[dict[str, Any]]) -> RuntimeError | None:
-    """The runtime's failed execution with the kernel that failed and its reason, as the runtime logged them
-    ("KernelCall failed at instruction 0:15 in operator aten::constant_pad_nd.out", after the kernel's own check);
-    in a group, the member that instruction belongs to gets it too (``opcov_members``): instructions run in order
-    and stop at the first failure, which is then that member's own. None when the log names no kernel."""
-    for at, line in enumerate(log):
-        found = KERNEL_FAILED.search(line)
-        if found:
-            break
-    else:
-        return None
-    block: list[str] = []  # the lines logged since the previous instruction's report
-    for line in reversed(log[:at]):
-        text = LOG_PREFIX.sub("", line).strip().rstrip(":").strip()
-        if text.startswith(("arg ", "KernelCall failed")):
-            break
-        if text:
-            block.insert(0, text)
-    # the kernel's own checks, innermost first (the runtime's first run also logs what it reads of the CPU)
-    reasons = [t for t in block if KERNEL_CHECK.search(t)] or block[-1:]
-    operator, instruction = found.group("operator"), int(found.group("instruction"))
-    failure = RuntimeError(f"{error}: {operator} failed" + (f": {reasons[0]}" if reasons else ""))
-    message = str(failure)
-    owners = [slot for slot, m in enumerate(members) if instruction in m.get("instructions", ())]
-    if len(members) > 1 and len(owners) == 1:
-        own = RuntimeError(message)
-        own.opcov_stage = Stage.RUN  # type: ignore[attr-defined]
-        own.opcov_kernel = operator  # type: ignore[attr-defined]  # on these inputs' values: never kept in the cache
-        own.opcov_dispatched = tuple(members[owners[0]]["exported"])  # type: ignore[attr-defined]
-        failure.opcov_members = {owners[0]: own}  # type: ignore[attr-defined]
-    return failure
 
 
 def _missing_operator(operators: list[str], load_error: Exception) -> Unsupported | None:
@@ -666,30 +462,6 @@ def registered_kernels() -> tuple[str, ...]:
     from executorch.extension.pybindings import portable_lib
 
     return tuple(sorted(portable_lib._get_operator_names()))
-
-
-def _op_names(nodes) -> list[str]:
-    return list(dict.fromkeys(_name(n.target) for n in nodes if n.op == "call_function"))
-
-
-def _kernel_name(target: Any) -> str | None:
-    """``aten::add.out``: the name the program's operator table gives the kernel a node calls (None: not a kernel)."""
-    schema = getattr(target, "_schema", None)
-    if schema is None:
-        return None
-    return f"{schema.name}.{schema.overload_name}" if schema.overload_name else str(schema.name)
-
-
-def _name(target: Any) -> str:
-    """``aten::add.Tensor`` for an op overload (edge or ATen), the plain name for anything else."""
-    op = getattr(target, "_op", target)
-    name = getattr(op, "name", None)
-    if callable(name):
-        try:
-            return str(name())
-        except Exception:
-            pass
-    return getattr(target, "__name__", str(target))
 
 
 def _cpu_name() -> str:
