@@ -47,7 +47,7 @@ def _perf_run(tmp_path: Path, name: str, env: dict[str, str] | None = None) -> P
     # threshold, while the injected slowdown (30%) is well past it.
     env = {"OPCOV_LLC_BYTES": "256", "OPCOV_FAULT_CALL_S": "0.02", **(env or {})}
     proc = _opcoverage(tmp_path, "run", "--specs", str(PERF_SPECS), "--targets", "fault:ok", "--perf",
-                       "--perf-budget", "10", "--out", str(out), env=env)
+                       "--perf-budget", "5", "--out", str(out), env=env)
     assert proc.returncode == 0, proc.stderr
     return out
 

@@ -12,14 +12,14 @@ from opcoverage.execute.runner import plan_cases, run_case
 from opcoverage.types import Status, Target
 
 @pytest.mark.parametrize("framework", ["torch", "jax"])
-def test_twenty_seeds_give_no_false_mismatch(framework):
-    """A generator that is right must pass at every seed: 20 seeds of a continuous and a discrete random op
-    (benchmarks/random_false_failures.py measures every random op in every dtype)."""
+def test_ten_seeds_give_no_false_mismatch(framework):
+    """A generator that is right must pass at every seed: 10 seeds of a continuous and a discrete random op
+    (benchmarks/random_false_failures.py measures every random op in every dtype, at 20 seeds by default)."""
     pytest.importorskip(framework)
     catalog = load_catalog(frameworks=(framework,))
     cases = plan_cases(catalog, [Target(framework, "cpu")], ["random_normal", "bernoulli"], ["float32"])
-    verdicts = [run_case(catalog, case, seed) for seed in range(20) for case in cases]
-    assert len(verdicts) == 40
+    verdicts = [run_case(catalog, case, seed) for seed in range(10) for case in cases]
+    assert len(verdicts) == 20
     assert [(r.op, r.dtype, r.message) for r in verdicts if r.status is not Status.PASS] == []
 
 

@@ -141,8 +141,8 @@ def _argv(config: RunConfig, run: ForeignRun) -> list[str]:
     for option, raw in config.given:
         if option.dest in NOT_PASSED:
             continue
-        if option.is_flag:
-            argv.append(option.cli_flag)
+        if option.is_flag:  # set, or given as OPCOV_PERF=0, say
+            argv += [option.cli_flag] if option.parse(raw) else []
             continue
         for value in raw if isinstance(raw, list) else [raw]:
             argv += [option.cli_flag, str(value)]
