@@ -32,21 +32,22 @@ def other_python(tmp_path):
 
 
 def test_a_target_under_another_interpreter_joins_this_runs_results_file(tmp_path, other_python):
-    pytest.importorskip("jax")
+    pytest.importorskip("onnxruntime")
     wrapper, calls = other_python
     out = tmp_path / "r.json"
-    done = _cli("run", "--targets", "torch:cpu,jax:cpu", "--python", f"jax:cpu={wrapper}", "--ops", "add,neg",
-                "--dtypes", "float32", "--timeout", "60", "--out", str(out), cwd=tmp_path)
+    done = _cli("run", "--targets", "torch:cpu,onnxruntime:cpu", "--python", f"onnxruntime:cpu={wrapper}",
+                "--ops", "add,neg", "--dtypes", "float32", "--timeout", "60", "--out", str(out), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     data = json.loads(out.read_text())
     by_target = {}
     for r in data["results"]:
         by_target.setdefault(r["target"], []).append(r["status"])
-    assert by_target == {"torch:cpu": ["pass"] * 4, "jax:cpu": ["pass"] * 4}
-    assert any(line.startswith("-m opcoverage run --targets jax:cpu") for line in calls.read_text().splitlines())
-    jax_target = data["environment"]["targets"]["jax:cpu"]
-    assert jax_target["interpreter"] == str(wrapper) and "jax" in jax_target["frameworks"]
-    assert "jax" not in data["environment"]["frameworks"]  # this environment's versions only
+    assert by_target == {"torch:cpu": ["pass"] * 4, "onnxruntime:cpu": ["pass"] * 4}
+    commands = calls.read_text().splitlines()
+    assert any(line.startswith("-m opcoverage run --targets onnxruntime:cpu") for line in commands)
+    ort_target = data["environment"]["targets"]["onnxruntime:cpu"]
+    assert ort_target["interpreter"] == str(wrapper) and "onnxruntime" in ort_target["frameworks"]
+    assert "onnxruntime" not in data["environment"]["frameworks"]  # this environment's versions only
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bin", "calls", "r.json"]  # its part file and log removed
 
 
