@@ -155,16 +155,10 @@ class IreeBackend:
             key = _cache().key(op=spec.name, dtype=",".join(sorted({samples[i].dtype for i in chosen})), opset=None,
                                signature=digest("".join(digest(models[i]) for i in chosen)), target=device,
                                flags=COMPILE_FLAGS.get(device, []), cpu=_cpu_name(), group=names)
-            kept = _cache().failure(key, _BUILDER)  # this group's compile ran past its deadline before
-            if kept is not None:
-                raise kept
             try:
-                vmfb, cached = _cache().get_or_build(
-                    key, lambda: _compile([models[i] for i in chosen], device, names, GROUP_DEADLINE_S))
-            except CompileTimeout as exc:  # its members compile alone, each within its own deadline
-                _cache().put_failure(key, exc, _BUILDER)
-                raise
-            except CompilerCrash:
+                vmfb, cached = _compiled(key, lambda: _compile([models[i] for i in chosen], device, names,
+                                                               GROUP_DEADLINE_S))
+            except (TimeoutError, CompilerCrash):  # its members compile alone, each within its own deadline
                 raise
             except Exception as exc:
                 failing = _failing_members(exc, models, chosen)
@@ -239,11 +233,18 @@ def _vmfb(op: str, dtype: str, model: bytes, device: str) -> tuple[bytes, bool]:
     cache = _cache()
     key = cache.key(op=op, dtype=dtype, signature=digest(model), opset=None, target=device,
                     flags=COMPILE_FLAGS.get(device, []), cpu=_cpu_name(), deadline=COMPILE_DEADLINE_S)
+    return _compiled(key, lambda: _compile([model], device, deadline=COMPILE_DEADLINE_S))
+
+
+def _compiled(key: str, compile_module) -> tuple[bytes, bool]:
+    """(the module, whether it came from the cache): compiled on a miss; a compile past its deadline is kept, and
+    raised again from the cache by a later run without compiling."""
+    cache = _cache()
     kept = cache.failure(key, _BUILDER)
     if kept is not None:
         raise kept
     try:
-        return cache.get_or_build(key, lambda: _compile([model], device, deadline=COMPILE_DEADLINE_S))
+        return cache.get_or_build(key, compile_module)
     except CompileTimeout as exc:
         cache.put_failure(key, exc, _BUILDER)
         raise

@@ -12,10 +12,10 @@ the partitioner saw); a case that failed before lowering has only its exported A
 
 from __future__ import annotations
 
+from opcoverage.backends.executorch_members import PLUMBING  # graph nodes that only move values
 from opcoverage.claims import CaseSource, Claim
 from opcoverage.types import CaseResult, Target
 
-PLUMBING = ("getitem", "executorch_call_delegate")
 
 
 def _short(name: str) -> str:
